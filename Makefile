@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine:
+#   make book   environment, install, fetch + verify resources, build the HTML
+#   make test   the same set-up, then unit tests, strict nbval of every chapter,
+#               and the HTML builds (normal and student) with warnings as errors
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tlbook-installed
+export TQDM_DISABLE := 1
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: install fetch book student test unit nbval benchmarks clean
+
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[book,test]"
+	touch $@
+
+fetch: install
+	$(BIN)/tlbook fetch
+	$(BIN)/tlbook info
+
+book: fetch
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+student: fetch
+	$(BIN)/jupyter-book build . --config _config_student.yml --path-output _build/student -W --keep-going
+	$(BIN)/tlbook student book student/book
+	@echo "The student book is at $(CURDIR)/_build/student/_build/html/index.html"
+	@echo "Student notebooks are in $(CURDIR)/student/book"
+
+unit: fetch
+	$(BIN)/python -m pytest tests -q
+
+nbval: fetch
+	$(BIN)/python -m pytest --nbval book --sanitize-with tests/sanitize.cfg -q
+
+test: unit nbval
+
+benchmarks: fetch
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf _build

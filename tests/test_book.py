@@ -1,0 +1,237 @@
+"""The HTML book builds with warnings as errors, and the student edition hides solutions.
+
+Three things are checked:
+- the real book (``_config.yml``, ``_toc.yml``, ``book/``) builds, normal and
+  student edition, and has a page for every entry of the table of contents;
+- a tiny book made in a temporary folder from ``tests/fixtures/exercise_demo.ipynb``
+  and this repository's two configurations shows the fixture's solution in the
+  normal build and not in the student build (so this does not depend on any
+  chapter's content);
+- ``tlbook.student.write_student_notebooks`` leaves no solution in the notebooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from tlbook.student import student_notebook, write_student_notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DEMO = FIXTURES / "exercise_demo.ipynb"
+
+SOLUTION_MARKERS = ["SOLUTION-PROSE-MARKER", "SOLUTION-CODE-MARKER"]
+KEPT_MARKER = "KEPT-PROSE-MARKER"
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
+
+
+def build(source: Path, output: Path, config: str = "_config.yml") -> Path:
+    """Build the book in ``source`` with -W into ``output``; return the HTML folder."""
+    cmd = [
+        _jupyter_book(), "build", str(source),
+        "--config", str(source / config),
+        "--toc", str(source / "_toc.yml"),
+        "--path-output", str(output),
+        "-W", "--keep-going", "--all",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (
+        f"{' '.join(cmd)} failed ({result.returncode}):\n"
+        f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    )
+    return output / "_build" / "html"
+
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every file named in a jb-book table of contents (root first)."""
+    toc = yaml.safe_load(toc_path.read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def all_text(folder: Path) -> str:
+    """The text of every file under ``folder`` (HTML, search index, sources, ...)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return "\n".join(p.read_text(encoding="utf-8", errors="ignore") for p in files)
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def test_student_config_is_the_normal_config_plus_the_student_settings():
+    normal = yaml.safe_load((ROOT / "_config.yml").read_text())
+    student = yaml.safe_load((ROOT / "_config_student.yml").read_text())
+
+    assert normal["title"] == "Transfer Learning for NLP"
+    assert normal["execute"]["execute_notebooks"] == "off"
+    assert normal["sphinx"]["config"]["hide_solutions"] is False
+    assert student["sphinx"]["config"]["hide_solutions"] is True
+    assert student["sphinx"]["config"]["nb_custom_formats"] == {
+        ".ipynb": "tlbook.student.read_student_notebook"
+    }
+    assert "tlbook.student" in student["sphinx"]["extra_extensions"]
+
+    # Take the student settings away and the two files must be identical.
+    stripped = copy.deepcopy(student)
+    stripped["sphinx"]["config"]["hide_solutions"] = False
+    del stripped["sphinx"]["config"]["nb_custom_formats"]
+    stripped["sphinx"]["extra_extensions"].remove("tlbook.student")
+    del stripped["html"]["announcement"]
+    assert stripped == normal
+
+
+# ------------------------------------------------------------------ the real book
+
+
+@pytest.fixture(scope="module")
+def real_builds(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    return {
+        "normal": build(ROOT, out / "normal"),
+        "student": build(ROOT, out / "student", "_config_student.yml"),
+    }
+
+
+@pytest.mark.parametrize("edition", ["normal", "student"])
+def test_real_book_has_every_page(real_builds, edition):
+    html = real_builds[edition]
+    assert (html / "index.html").is_file()
+    for name in toc_files(ROOT / "_toc.yml"):
+        assert (html / f"{name}.html").is_file(), f"{edition} build lacks the page {name}"
+
+
+def test_real_book_notebook_pages_have_a_colab_button(real_builds):
+    notebooks = [n for n in toc_files(ROOT / "_toc.yml") if (ROOT / f"{n}.ipynb").exists()]
+    for name in notebooks:
+        page = (real_builds["normal"] / f"{name}.html").read_text(encoding="utf-8")
+        url = (
+            "https://colab.research.google.com/github/tlbook-project/"
+            f"transfer-learning-nlp/blob/main/{name}.ipynb"
+        )
+        assert url in page, f"{name}: no Colab launch link"
+
+
+def test_real_student_book_offers_notebooks_without_solutions(real_builds):
+    for path in (real_builds["student"] / "_sources").rglob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            assert "solution" not in cell.get("metadata", {}).get("tags", []), path
+            assert "{solution}" not in cell.source, path
+
+
+# ------------------------------------------------ a tiny book with one exercise
+
+
+@pytest.fixture(scope="module")
+def demo_builds(tmp_path_factory):
+    src = tmp_path_factory.mktemp("demo_src")
+    (src / "book").mkdir()
+    shutil.copy(ROOT / "_config.yml", src / "_config.yml")
+    shutil.copy(ROOT / "_config_student.yml", src / "_config_student.yml")
+    shutil.copy(ROOT / "book" / "references.bib", src / "book" / "references.bib")
+    shutil.copy(DEMO, src / "book" / "exercise_demo.ipynb")
+    (src / "book" / "intro.md").write_text("# Demo\n\nA tiny book for the tests.\n")
+    (src / "book" / "bibliography.md").write_text("# References\n\n```{bibliography}\n```\n")
+    (src / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n"
+        "  - caption: Demo\n    chapters:\n      - file: book/exercise_demo\n"
+        "      - file: book/bibliography\n"
+    )
+    out = tmp_path_factory.mktemp("demo_out")
+    return {
+        "normal": build(src, out / "normal"),
+        "student": build(src, out / "student", "_config_student.yml"),
+    }
+
+
+def test_normal_build_shows_the_exercise_and_its_solution_in_a_dropdown(demo_builds):
+    page = (demo_builds["normal"] / "book" / "exercise_demo.html").read_text(encoding="utf-8")
+    assert "A fair coin" in page
+    for marker in SOLUTION_MARKERS + [KEPT_MARKER]:
+        assert marker in page, marker
+    assert "solution dropdown" in page
+
+
+def test_student_build_shows_the_exercise_but_no_solution(demo_builds):
+    html = demo_builds["student"]
+    page = (html / "book" / "exercise_demo.html").read_text(encoding="utf-8")
+    assert "A fair coin" in page and KEPT_MARKER in page
+    everything = all_text(html)
+    for marker in SOLUTION_MARKERS:
+        assert marker not in everything, marker
+    # The notebook offered for download is the student edition too.
+    downloaded = nbformat.read(html / "_sources" / "book" / "exercise_demo.ipynb", as_version=4)
+    assert KEPT_MARKER in "".join(c.source for c in downloaded.cells)
+
+
+# ----------------------------------------------------------- student notebooks
+
+
+def test_write_student_notebooks_removes_solutions_and_clears_exercises(tmp_path):
+    written = write_student_notebooks(FIXTURES, tmp_path / "student")
+    assert tmp_path / "student" / "exercise_demo.ipynb" in written
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        for marker in SOLUTION_MARKERS:
+            assert marker not in text
+    nb = nbformat.read(tmp_path / "student" / "exercise_demo.ipynb", as_version=4)
+    original = nbformat.read(DEMO, as_version=4)
+    assert len(nb.cells) == len(original.cells) - 2
+    assert any("{exercise}" in c.source for c in nb.cells)
+    assert KEPT_MARKER in nb.cells[-1].source
+    exercise = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
+    assert exercise.outputs == [] and exercise.execution_count is None
+    # Cells that are neither exercise nor solution keep their stored state.
+    assert nb.cells[1].execution_count == original.cells[1].execution_count
+    # The source notebook is untouched.
+    assert nbformat.read(DEMO, as_version=4) == original
+
+
+def test_solution_block_inside_a_larger_markdown_cell_is_cut_out():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(
+            "Before.\n\n````{solution} ex-1-1\n:class: dropdown\n\n"
+            "```python\nsecret = 42\n```\n\nSECRET-PROSE\n````\n\nAfter."
+        ),
+        nbformat.v4.new_markdown_cell(":::{solution} ex-1-2\nSECRET-TWO\n:::\n"),
+    ])
+    student = student_notebook(nb)
+    assert len(student.cells) == 1
+    assert student.cells[0].source == "Before.\n\n\nAfter."
+
+
+def test_gated_solution_syntax_is_refused_with_advice():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("```{solution-start} ex-1-1\n```\ntext\n```{solution-end}\n```")
+    ])
+    with pytest.raises(ValueError, match="gated solutions"):
+        student_notebook(nb)
+
+
+def test_write_student_notebooks_refuses_to_overwrite_the_sources(tmp_path):
+    with pytest.raises(ValueError, match="out_dir must differ"):
+        write_student_notebooks(FIXTURES, FIXTURES)
+    with pytest.raises(ValueError, match="src_dir"):
+        write_student_notebooks(tmp_path / "missing", tmp_path / "out")

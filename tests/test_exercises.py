@@ -1,0 +1,175 @@
+"""Tests of the exercise checker (tlbook.exercises), using the demo exercises 0.x."""
+
+import numpy as np
+import pytest
+
+from tlbook import exercises
+from tlbook.exercises import NotYet, check, close_to, one_of, register, same_as
+
+
+def test_correct_answer_prints_one_line_and_returns_true(capsys):
+    assert check("0.1", 0.5) is True
+    assert capsys.readouterr().out == "Exercise 0.1: correct.\n"
+
+
+def test_wrong_answer_prints_hint_and_returns_false(capsys):
+    assert check("0.1", 0.7) is False
+    out = capsys.readouterr().out
+    assert out == "Exercise 0.1: not yet. Hint: A fair coin has two equally likely sides.\n"
+
+
+def test_unknown_id_raises_value_error_listing_known_ids():
+    with pytest.raises(ValueError, match=r"unknown exercise id '9\.9'.*0\.1, 0\.2, 0\.3"):
+        check("9.9", 1)
+
+
+def test_exercise_id_must_be_a_string():
+    with pytest.raises(TypeError, match="exercise_id must be a string"):
+        check(0.1, 0.5)
+
+
+@pytest.mark.parametrize(
+    "answer, type_name",
+    [("0.5", "str"), ([0.5], "list"), (True, "bool"), ({"p": 0.5}, "dict")],
+)
+def test_wrong_type_is_not_yet_with_expected_type(capsys, answer, type_name):
+    assert check("0.1", answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith(f"Exercise 0.1: not yet. Expected a number (int or float), got {type_name}")
+    assert "Hint: A fair coin" in out
+    assert out.count("\n") == 1
+
+
+def test_string_exercise_rejects_a_number_with_type_message(capsys):
+    assert check("0.2", 3) is False
+    assert "not yet. Expected a string, got int." in capsys.readouterr().out
+
+
+def test_placeholder_answer_asks_for_an_answer(capsys):
+    assert check("0.1", ...) is False
+    assert "No answer yet" in capsys.readouterr().out
+
+
+def test_numpy_and_torch_scalars_are_numbers(capsys):
+    torch = pytest.importorskip("torch")
+    assert check("0.1", np.float32(0.5)) is True
+    assert check("0.1", torch.tensor(0.505)) is True
+    capsys.readouterr()
+
+
+def test_close_to_tolerance_is_absolute_and_inclusive():
+    checker = close_to(2.0, tol=0.25)
+    assert checker(2.25) and checker(1.75) and checker(2)
+    assert not checker(2.2501)
+    assert not checker(float("nan"))
+    assert close_to(3, tol=0)(3) and not close_to(3, tol=0)(3.0001)
+    with pytest.raises(ValueError, match="tol"):
+        close_to(1.0, tol=-1)
+
+
+def test_close_to_computes_expected_lazily():
+    calls = []
+
+    def expected():
+        calls.append(1)
+        return 10.0
+
+    checker = close_to(expected, tol=0.5)
+    assert calls == []
+    assert checker(10.4)
+    assert calls == [1]
+
+
+def test_one_of_ignores_case_and_whitespace(capsys):
+    assert check("0.2", "  noun ") is True
+    assert check("0.2", "Verb") is True
+    assert check("0.2", "ADJ") is False
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("Exercise 0.2: not yet. Hint:")
+    assert one_of([1, 2])(2) and not one_of([1, 2])(3)
+
+
+def _stable_softmax(x):
+    z = np.exp(x - np.max(x))
+    return z / z.sum()
+
+
+def _naive_softmax(x):
+    return np.exp(x) / np.exp(x).sum()
+
+
+def test_function_answer_compared_with_reference(capsys):
+    assert check("0.3", _stable_softmax) is True
+    assert check("0.3", _naive_softmax) is False
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Exercise 0.3: correct."
+    assert out[1].startswith("Exercise 0.3: not yet. On input [1000.0, 1000.0] your function returned [nan nan].")
+    assert out[1].endswith("Hint: Subtract the largest score before exponentiating.")
+
+
+def test_function_answer_that_raises_or_has_wrong_shape_is_not_yet(capsys):
+    def broken(x):
+        raise IndexError("list index out of range")
+
+    assert check("0.3", broken) is False
+    assert "your function raised IndexError: list index out of range." in capsys.readouterr().out
+    assert check("0.3", lambda x: _stable_softmax(x)[:1]) is False
+    assert "returned shape (1,), expected shape (2,)" in capsys.readouterr().out
+    assert check("0.3", 0.5) is False
+    assert "Expected a function, got float." in capsys.readouterr().out
+
+
+def test_same_as_accepts_torch_tensors_and_tuple_arguments():
+    torch = pytest.importorskip("torch")
+    checker = same_as(lambda a, b: np.asarray(a) + b, [(np.ones(2), 1.0)], tol=1e-6)
+    assert checker(lambda a, b: torch.as_tensor(a) + b)
+    with pytest.raises(NotYet, match="returned"):
+        checker(lambda a, b: torch.as_tensor(a) - b)
+
+
+def test_register_validates_and_guards_duplicates():
+    with pytest.raises(ValueError, match="exercise_id"):
+        register("1", hint="h")
+    with pytest.raises(ValueError, match="hint"):
+        register("0.98", hint=" ")
+
+    @register("0.99", hint="Any even number.")
+    def _even(answer):
+        return answer % 2 == 0
+
+    try:
+        assert "0.99" in exercises.known_exercises()
+
+        def other(answer):
+            return True
+
+        with pytest.raises(ValueError, match="already has a checker"):
+            register("0.99", hint="x")(other)
+        register("0.99", hint="Any even number.")(_even)  # same definition again: fine
+    finally:
+        exercises._REGISTRY.pop("0.99", None)
+
+
+def test_checker_errors_on_odd_answers_become_not_yet(capsys):
+    @register("0.97", hint="Any even number.")
+    def _even(answer):
+        return answer % 2 == 0
+
+    try:
+        assert check("0.97", "four") is False
+        out = capsys.readouterr().out
+        assert out.startswith("Exercise 0.97: not yet. Your answer could not be checked (TypeError:")
+    finally:
+        exercises._REGISTRY.pop("0.97", None)
+
+
+def test_known_exercises_sorted_numerically():
+    @register("0.10", hint="h")
+    def _ten(answer):
+        return True
+
+    try:
+        ids = exercises.known_exercises()
+        assert ids.index("0.3") < ids.index("0.10")
+    finally:
+        exercises._REGISTRY.pop("0.10", None)

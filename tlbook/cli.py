@@ -1,0 +1,62 @@
+"""The ``tlbook`` command: fetch resources ahead of time and report the cache.
+
+    tlbook fetch [NAME ...] [--force]   fetch (all) resources and verify them
+    tlbook info [--verify]              table of resources, sizes, checksums
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import resources
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    names = args.names or list(resources.CATALOG)
+    for name in names:
+        resources.get_resource(name)  # unknown names fail before any download
+    for name in names:
+        path = resources.fetch(name, force=args.force)
+        print(f"{name:<20} ok  {path}")
+        if name == "causal-lm-smollm2" and not args.no_convert:
+            from .models import _converted_causal_lm
+
+            print(f"{'':<20} converted to safetensors: {_converted_causal_lm(name)}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    print(f"cache: {resources.cache_dir()}  (set TLBOOK_CACHE to move it)")
+    print(f"{'resource':<20} {'cached':<7} {'size MB':>8}  {'checksum':<12} source")
+    for name, res in resources.CATALOG.items():
+        st = resources.status(name, verify=args.verify)
+        print(f"{name:<20} {'yes' if st['cached'] else 'no':<7} {st['size_mb']:>8.1f}  "
+              f"{st['checksum']:<12} {res.source}:{res.spec}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tlbook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("fetch", help="fetch and verify resources into the cache")
+    p.add_argument("names", nargs="*", help=f"resource names (default all: "
+                   f"{', '.join(resources.CATALOG)})")
+    p.add_argument("--force", action="store_true", help="fetch again even if cached")
+    p.add_argument("--no-convert", action="store_true",
+                   help="skip converting the causal LM's gguf file to safetensors")
+    p.set_defaults(func=_fetch)
+    p = sub.add_parser("info", help="show what is cached")
+    p.add_argument("--verify", action="store_true", help="re-hash every cached file")
+    p.set_defaults(func=_info)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except resources.ResourceError as e:
+        print(f"tlbook: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

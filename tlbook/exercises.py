@@ -1,0 +1,330 @@
+"""Exercises: check an answer with one call, ``check("1.2", answer)``.
+
+Every exercise at the end of a chapter has an id ``"<chapter>.<number>"`` and,
+where the answer can be checked by a program, a checker registered here. In a
+notebook::
+
+    from tlbook.exercises import check
+    check("1.2", my_answer)      # prints "Exercise 1.2: correct." -> True
+
+A wrong answer prints ``Exercise 1.2: not yet. Hint: ...`` and returns False;
+an answer of the wrong type (a string where a number is wanted, say) is a wrong
+answer too, with a sentence naming the type expected. Nothing here raises for a
+wrong-but-reasonable answer.
+
+Writing a checker (one section per chapter, below). A checker takes the answer
+and returns True or False, or raises :class:`NotYet` / :class:`AnswerTypeError`
+with a sentence for the learner. Three helpers build the common kinds:
+
+- :func:`close_to` -- a number within an absolute tolerance;
+- :func:`one_of` -- one of a set of accepted answers;
+- :func:`same_as` -- a learner's function that agrees with a reference
+  implementation on a few small inputs.
+
+The checkers live in this module, not in the notebooks, so a student notebook
+does not show the answers. An expected value that a chapter computes from data
+is computed here too, from :mod:`tlbook.data`, never pasted in as a constant:
+pass a zero-argument function as ``expected``; it runs when the learner
+checks, and importing :mod:`tlbook.data` inside it keeps this module light::
+
+    @register("1.3", hint="Count word types after lower-casing.")
+    def _(answer):
+        def expected():
+            from tlbook import data
+            return ...  # computed from data, exactly as the chapter does
+        return close_to(expected, tol=0)(answer)
+
+Each checker should be tested with the chapter's correct answer in
+``tests/test_exercises.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "AnswerTypeError",
+    "NotYet",
+    "check",
+    "close_to",
+    "known_exercises",
+    "one_of",
+    "register",
+    "same_as",
+]
+
+Checker = Callable[[Any], bool]
+
+_ID_PATTERN = re.compile(r"^\d+\.\d+$")
+
+# exercise id -> (checker, hint)
+_REGISTRY: dict[str, tuple[Checker, str]] = {}
+
+
+class NotYet(Exception):
+    """Raised by a checker to say what is wrong with an answer (one sentence)."""
+
+
+class AnswerTypeError(NotYet, TypeError):
+    """Raised by a checker when the answer has the wrong type."""
+
+
+def _id_key(exercise_id: str) -> tuple[int, int]:
+    chapter, number = exercise_id.split(".")
+    return int(chapter), int(number)
+
+
+def known_exercises() -> list[str]:
+    """Ids of all registered exercises, in chapter order (``["1.1", "1.2", ...]``)."""
+    return sorted(_REGISTRY, key=_id_key)
+
+
+def register(exercise_id: str, hint: str) -> Callable[[Checker], Checker]:
+    """Register the decorated function as the checker of ``exercise_id``.
+
+    Args:
+        exercise_id: ``"<chapter>.<number>"``, e.g. ``"1.2"``.
+        hint: one sentence shown with a wrong answer; it should nudge, not
+            give the answer away.
+
+    Returns:
+        A decorator that registers ``checker(answer) -> bool`` and returns it
+        unchanged.
+
+    Raises:
+        ValueError: if the id is malformed, the hint is empty, or another
+            checker already has this id.
+    """
+    if not isinstance(exercise_id, str) or not _ID_PATTERN.match(exercise_id):
+        raise ValueError(
+            f"exercise_id must look like '<chapter>.<number>', e.g. '1.2'; got {exercise_id!r}"
+        )
+    if not isinstance(hint, str) or not hint.strip():
+        raise ValueError(f"hint for exercise {exercise_id} must be a non-empty string")
+
+    def decorator(checker: Checker) -> Checker:
+        if not callable(checker):
+            raise TypeError(f"checker for exercise {exercise_id} must be callable")
+        previous = _REGISTRY.get(exercise_id)
+        # Re-running the same definition (importlib.reload, a re-run cell) replaces it.
+        if previous is not None and _qualified_name(previous[0]) != _qualified_name(checker):
+            raise ValueError(
+                f"exercise {exercise_id} already has a checker "
+                f"({_qualified_name(previous[0])})"
+            )
+        _REGISTRY[exercise_id] = (checker, hint.strip())
+        return checker
+
+    return decorator
+
+
+def _qualified_name(func: Callable) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def check(exercise_id: str, answer: Any) -> bool:
+    """Check ``answer`` to exercise ``exercise_id``, print one line, return the verdict.
+
+    Prints ``Exercise 1.2: correct.`` or ``Exercise 1.2: not yet. <why> Hint: <hint>``.
+
+    Raises:
+        TypeError: if ``exercise_id`` is not a string.
+        ValueError: if no exercise has this id (the message lists the known ids).
+    """
+    if not isinstance(exercise_id, str):
+        raise TypeError(
+            f"exercise_id must be a string such as '1.2', got {type(exercise_id).__name__}"
+        )
+    if exercise_id not in _REGISTRY:
+        known = ", ".join(known_exercises()) or "none"
+        raise ValueError(f"unknown exercise id {exercise_id!r}; known ids: {known}")
+    checker, hint = _REGISTRY[exercise_id]
+
+    if answer is None or answer is Ellipsis:
+        return _report(exercise_id, False, "No answer yet: replace the ... with your answer.", hint)
+    try:
+        ok = bool(checker(answer))
+        reason = ""
+    except NotYet as exc:
+        ok, reason = False, str(exc)
+    except (TypeError, ValueError) as exc:
+        ok, reason = False, f"Your answer could not be checked ({type(exc).__name__}: {exc})."
+    return _report(exercise_id, ok, reason, hint)
+
+
+def _report(exercise_id: str, ok: bool, reason: str, hint: str) -> bool:
+    if ok:
+        print(f"Exercise {exercise_id}: correct.")
+    else:
+        parts = ["not yet.", reason, f"Hint: {hint}"]
+        print(f"Exercise {exercise_id}: " + " ".join(p for p in parts if p))
+    return ok
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _as_number(answer: Any) -> float:
+    """``answer`` as a float, or AnswerTypeError naming the type expected."""
+    if isinstance(answer, (str, bytes, bool)):
+        raise AnswerTypeError(f"Expected a number (int or float), got {_type_name(answer)} {answer!r}.")
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        raise AnswerTypeError(
+            f"Expected a number (int or float), got {_type_name(answer)}."
+        ) from None
+
+
+def _resolve(expected: Any) -> Any:
+    return expected() if callable(expected) else expected
+
+
+def close_to(expected: float | Callable[[], float], tol: float = 1e-6) -> Checker:
+    """A checker accepting a number within ``tol`` of ``expected`` (absolute).
+
+    ``expected`` may be a zero-argument function; it is called at check time,
+    so a value computed from data costs nothing until a learner checks.
+    """
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+
+    def checker(answer: Any) -> bool:
+        value = _as_number(answer)
+        target = float(_resolve(expected))
+        return math.isfinite(value) and abs(value - target) <= tol
+
+    return checker
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def one_of(accepted: Iterable[Any] | Callable[[], Iterable[Any]]) -> Checker:
+    """A checker accepting any answer in ``accepted``.
+
+    Strings compare ignoring case and surrounding/repeated whitespace.
+    """
+
+    def checker(answer: Any) -> bool:
+        options = list(_resolve(accepted))
+        if options and all(isinstance(o, str) for o in options):
+            if not isinstance(answer, str):
+                raise AnswerTypeError(f"Expected a string, got {_type_name(answer)}.")
+            return _normalise(answer) in {_normalise(o) for o in options}
+        return answer in options
+
+    return checker
+
+
+def _to_array(value: Any):
+    import numpy as np
+
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=float)
+
+
+def _agrees(got: Any, want: Any, tol: float) -> str:
+    """Empty string if ``got`` matches ``want``; otherwise why not."""
+    import numpy as np
+
+    if isinstance(want, numbers.Real) and not isinstance(want, (bool, np.bool_)):
+        value = _as_number(got)
+        return "" if math.isfinite(value) and abs(value - want) <= tol else f"returned {got!r}"
+    if isinstance(want, (np.ndarray, list, tuple)) or hasattr(want, "detach"):
+        want_arr = _to_array(want)
+        try:
+            got_arr = _to_array(got)
+        except (TypeError, ValueError):
+            return f"returned a {_type_name(got)}, expected an array of shape {want_arr.shape}"
+        if got_arr.shape != want_arr.shape:
+            return f"returned shape {got_arr.shape}, expected shape {want_arr.shape}"
+        if np.allclose(got_arr, want_arr, rtol=0.0, atol=tol):
+            return ""
+        return f"returned {np.array2string(got_arr, precision=4, threshold=8)}"
+    return "" if got == want else f"returned {got!r}"
+
+
+def same_as(
+    reference: Callable[..., Any],
+    inputs: Sequence[Any] | Callable[[], Sequence[Any]],
+    tol: float = 1e-6,
+) -> Checker:
+    """A checker accepting a function that agrees with ``reference`` on ``inputs``.
+
+    Each element of ``inputs`` is one argument (wrap several in a tuple and
+    they are passed as ``f(*args)``). Numbers agree within ``tol``; arrays,
+    lists and tensors element-wise within ``tol`` and with the same shape;
+    anything else by ``==``. The reference's outputs are never printed.
+    """
+
+    def checker(answer: Any) -> bool:
+        import numpy as np
+
+        if not callable(answer):
+            raise AnswerTypeError(f"Expected a function, got {_type_name(answer)}.")
+        for arg in _resolve(inputs):
+            args = arg if isinstance(arg, tuple) else (arg,)
+            shown = ", ".join(_short(a) for a in args)
+            try:
+                # Overflow warnings from a naive attempt would bury the verdict.
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    got = answer(*args)
+            except Exception as exc:  # the learner's code: report, never a traceback
+                raise NotYet(f"On input {shown} your function raised {type(exc).__name__}: {exc}.") from None
+            problem = _agrees(got, reference(*args), tol)
+            if problem:
+                raise NotYet(f"On input {shown} your function {problem}.")
+        return True
+
+    return checker
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist()) if hasattr(value, "tolist") else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------- chapter 0: demo and test exercises
+# Used by the test suite and the docs of this module; not part of a chapter.
+
+
+@register("0.1", hint="A fair coin has two equally likely sides.")
+def _fair_coin(answer: Any) -> bool:
+    return close_to(0.5, tol=0.01)(answer)
+
+
+@register("0.2", hint="Think of 'the bank of a river' and 'to bank on someone'.")
+def _bank_pos(answer: Any) -> bool:
+    return one_of({"NOUN", "VERB"})(answer)
+
+
+def _softmax_reference(x):
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    z = np.exp(x - x.max())
+    return z / z.sum()
+
+
+@register("0.3", hint="Subtract the largest score before exponentiating.")
+def _softmax(answer: Any) -> bool:
+    import numpy as np
+
+    inputs = [np.array([0.0, 0.0]), np.array([1.0, 2.0, 3.0]), np.array([1000.0, 1000.0])]
+    return same_as(_softmax_reference, inputs, tol=1e-6)(answer)
+
+
+# ------------------------------------------------------------------ chapter 1

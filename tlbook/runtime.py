@@ -1,0 +1,156 @@
+"""Runtime set-up: the one call at the top of every chapter.
+
+:func:`setup` makes a chapter reproducible and quiet: it seeds every random
+number generator, asks torch for deterministic algorithms, fixes the number of
+CPU threads, silences progress bars and known warnings, sets the plot style,
+chooses the profile and the device, and prints one short line that stays the
+same from run to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .profiles import Profile, set_profile
+
+__all__ = ["setup", "Runtime", "seed_everything", "default_device", "COLORS"]
+
+# One colour per concept, used by every figure in the book.
+COLORS = {
+    "pretrained": "#1f77b4",  # transfer / pretrained features
+    "scratch": "#d62728",  # from-scratch baselines (TF-IDF, random init)
+    "financial": "#2ca02c",  # "bank" as an institution
+    "river": "#8c564b",  # "bank" as a river side
+    "other": "#7f7f7f",
+    "lora": "#9467bd",
+    "full": "#ff7f0e",
+    "control": "#bcbd22",
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What :func:`setup` chose."""
+
+    profile: Profile
+    device: str
+    seed: int
+    threads: int
+
+    def __str__(self) -> str:
+        return (f"tlbook: profile={self.profile.name} device={self.device} "
+                f"seed={self.seed} threads={self.threads}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is visible, then ``"mps"``, else ``"cpu"``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _quiet_libraries() -> None:
+    # Progress bars write to stderr, which nbval compares: turn them off.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    import datasets
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    for name in ("gensim", "smart_open", "accelerate", "peft", "matplotlib", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+def _plot_style() -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "figure.figsize": (6.4, 3.8),
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "font.size": 10,
+        "legend.frameon": False,
+        "svg.hashsalt": "tlbook",
+    })
+    try:  # inside IPython: PNG figures (small, identical across runs)
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:
+        matplotlib.use("Agg")
+
+
+def setup(seed: int = 0, threads: int = 2, profile: str | None = None,
+          device: str | None = None, verbose: bool = True) -> Runtime:
+    """Prepare a chapter: seeds, determinism, threads, quiet logs, plots.
+
+    Args:
+        seed: seed for Python, NumPy and torch.
+        threads: CPU threads torch may use. A fixed number keeps floating
+            point reductions, and so the printed results, identical across runs.
+        profile: ``"lite"`` or ``"full"``; ``None`` reads ``$TLBOOK_PROFILE``
+            and falls back to ``"lite"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"mps"``; ``None`` picks the best one
+            available.
+        verbose: print the one-line summary.
+
+    Returns:
+        The :class:`Runtime` that was set up.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if device not in (None, "cpu", "cuda", "mps"):
+        raise ValueError(f"device must be one of None, 'cpu', 'cuda', 'mps'; got {device!r}")
+    # Must be set before the first cuBLAS call for deterministic GPU matmuls.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    chosen = set_profile(profile) if profile is not None else set_profile(
+        os.environ.get("TLBOOK_PROFILE") or "lite")
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = False
+    _quiet_libraries()
+    _plot_style()
+    seed_everything(seed)
+    runtime = Runtime(profile=chosen, device=device or default_device(), seed=seed,
+                      threads=threads)
+    if verbose:
+        print(runtime)
+    return runtime
