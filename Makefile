@@ -38,7 +38,7 @@ unit: fetch
 	$(BIN)/python -m pytest tests -q
 
 nbval: fetch
-	$(BIN)/python -m pytest --nbval book --sanitize-with tests/sanitize.cfg -q
+	$(BIN)/python -m pytest --nbval book --nbval-sanitize-with tests/sanitize.cfg -q
 
 test: unit nbval
 

@@ -173,3 +173,59 @@ def test_known_exercises_sorted_numerically():
         assert ids.index("0.3") < ids.index("0.10")
     finally:
         exercises._REGISTRY.pop("0.10", None)
+
+
+# ----------------------------------------------------- chapter 1 checkers
+# Each correct answer is computed here independently of the checker's own code.
+
+
+def _ch1_pool_and_test():
+    from tlbook.data import load_movie_sentiment
+    from tlbook.profiles import get_profile
+
+    ds = load_movie_sentiment("lite")
+    return ds["train"].select(range(get_profile("lite").sizes["pool_size"])), ds["test"]
+
+
+def test_check_1_1_majority_baseline(monkeypatch):
+    from collections import Counter
+
+    monkeypatch.delenv("TLBOOK_PROFILE", raising=False)
+    pool, test = _ch1_pool_and_test()
+    majority = Counter(pool["label"]).most_common(1)[0][0]
+    right = sum(label == majority for label in test["label"]) / len(test)
+    assert check("1.1", right) is True
+    assert check("1.1", 1 - right) is False
+    assert check("1.1", "half") is False
+
+
+def test_check_1_2_mean_pool():
+    def right(hidden, mask):
+        m = mask.unsqueeze(-1).float()
+        return (hidden * m).sum(1) / m.sum(1)
+
+    def over_all_positions(hidden, mask):  # the classic mistake: padding counted
+        return hidden.mean(1)
+
+    assert check("1.2", right) is True
+    assert check("1.2", over_all_positions) is False
+
+
+def test_check_1_3_nearest_neighbour(monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from tlbook.embeddings import sentence_embeddings
+    from tlbook.models import load_encoder
+    from tlbook.sample_efficiency import balanced_subsample
+
+    monkeypatch.delenv("TLBOOK_PROFILE", raising=False)
+    pool, test = _ch1_pool_and_test()
+    idx = balanced_subsample(pool["label"], 64, seed=0)
+    model, tok = load_encoder("lite")
+    train_x = sentence_embeddings(model, tok, [pool["text"][i] for i in idx])
+    test_x = sentence_embeddings(model, tok, test["text"])
+    knn = KNeighborsClassifier(n_neighbors=1, metric="cosine")
+    knn.fit(train_x, [pool["label"][i] for i in idx])
+    right = float((knn.predict(test_x) == test["label"]).mean())
+    assert check("1.3", right) is True
+    assert check("1.3", right + 0.05) is False

@@ -2,6 +2,7 @@
 
     tlbook fetch [NAME ...] [--force]   fetch (all) resources and verify them
     tlbook info [--verify]              table of resources, sizes, checksums
+    tlbook student SRC OUT              student notebooks: solutions removed
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _student(args: argparse.Namespace) -> int:
+    from .student import write_student_notebooks
+
+    written = write_student_notebooks(args.src, args.out)
+    print(f"wrote {len(written)} student notebooks to {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tlbook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("info", help="show what is cached")
     p.add_argument("--verify", action="store_true", help="re-hash every cached file")
     p.set_defaults(func=_info)
+    p = sub.add_parser("student", help="write student notebooks (no solutions)")
+    p.add_argument("src", help="folder with the chapter notebooks, e.g. book")
+    p.add_argument("out", help="folder to write the student copies to")
+    p.set_defaults(func=_student)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

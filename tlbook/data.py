@@ -208,11 +208,18 @@ def _check_genres(genres: Sequence[str] | str | None) -> set[str] | None:
         genres = [genres]
     if not isinstance(genres, Sequence) or not all(isinstance(g, str) for g in genres):
         raise TypeError(f"genres must be a str, a list of str or None, got {genres!r}")
+    if not genres:
+        raise ValueError(f"genres must name at least one of {list(BROWN_GENRES)}, or be None.")
     bad = [g for g in genres if g not in BROWN_GENRES]
-    if bad or not genres:
-        raise ValueError(f"genres must be a non-empty list of Brown genres {list(BROWN_GENRES)}, "
-                         f"got {list(genres)!r}.")
+    if bad:
+        raise ValueError(f"genres must be among {list(BROWN_GENRES)}; unknown: {bad}.")
     return set(genres)
+
+
+def _fresh(row: _Row) -> BrownSentence:
+    """A :class:`BrownSentence` with its own lists, detached from the cache."""
+    file, genre, words, tags, upos = row
+    return BrownSentence(file, genre, list(words), list(tags), list(upos))
 
 
 def brown_sentences(genres: Sequence[str] | str | None = None) -> list[BrownSentence]:
@@ -233,9 +240,7 @@ def brown_sentences(genres: Sequence[str] | str | None = None) -> list[BrownSent
         whole corpus; 4,623 for ``"news"``.
     """
     keep = _check_genres(genres)
-    return [BrownSentence(file, genre, list(words), list(tags), list(upos))
-            for file, genre, words, tags, upos in _brown_corpus()
-            if keep is None or genre in keep]
+    return [_fresh(row) for row in _brown_corpus() if keep is None or row[1] in keep]
 
 
 def sentences_containing(word: str, genres: Sequence[str] | str | None = None
@@ -252,13 +257,14 @@ def sentences_containing(word: str, genres: Sequence[str] | str | None = None
     Returns:
         ``list[BrownSentence]`` in corpus order.
     """
-    if not isinstance(word, str) or not word.strip() or len(word.split()) != 1:
-        raise ValueError(f"word must be a single non-empty token, got {word!r}")
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a str, got {type(word).__name__}")
+    if len(word.split()) != 1:
+        raise ValueError(f"word must be a single token without spaces, got {word!r}")
     target = word.strip().lower()
     keep = _check_genres(genres)
-    return [BrownSentence(file, genre, list(words), list(tags), list(upos))
-            for file, genre, words, tags, upos in _brown_corpus()
-            if (keep is None or genre in keep) and any(w.lower() == target for w in words)]
+    return [_fresh(row) for row in _brown_corpus()
+            if (keep is None or row[1] in keep) and any(w.lower() == target for w in row[2])]
 
 
 # ---------------------------------------------------------------- fixed splits
@@ -318,10 +324,10 @@ def load_movie_sentiment(profile: str | Profile | None = None) -> datasets.Datas
 
     ``lite``: the 10,605 movie-review sentences of Hutto & Gilbert (2014),
     taken from Pang & Lee's sentence polarity data, each with a mean human
-    rating in [-4, +4]. Ratings ``>= 0.5`` are positive, ``<= -0.5`` negative;
-    the 533 near-neutral sentences are dropped, leaving 10,072 (4,996
-    positive, 5,076 negative). Ordered by sha256 of the snippet id: 1,000
-    test, 1,000 validation, 8,072 train.
+    rating in [-4, +4]. Ratings ``> 0.5`` are positive, ``< -0.5`` negative;
+    the 562 sentences rated in [-0.5, 0.5] are dropped, leaving 10,043 (4,982
+    positive, 5,061 negative). Ordered by sha256 of the snippet id: 1,000
+    test, 1,000 validation, 8,043 train.
 
     ``full``: the Hub dataset ``profile.sentiment`` (rotten_tomatoes: 8,530 /
     1,066 / 1,066), its own splits, each reordered by the sha256 of
@@ -342,7 +348,7 @@ def load_movie_sentiment(profile: str | Profile | None = None) -> datasets.Datas
     profile = get_profile(profile)
     if is_hub_id(profile.sentiment):
         return _sentiment_from_hub(_from_hub(profile.sentiment))
-    rows = [r for r in _movie_snippets() if abs(r[1]) >= SENTIMENT_THRESHOLD]
+    rows = [r for r in _movie_snippets() if abs(r[1]) > SENTIMENT_THRESHOLD]
     features = datasets.Features({"text": datasets.Value("string"), "label": SENTIMENT_LABELS,
                                   "rating": datasets.Value("float64"),
                                   "id": datasets.Value("string")})

@@ -328,3 +328,68 @@ def _softmax(answer: Any) -> bool:
 
 
 # ------------------------------------------------------------------ chapter 1
+# Chapter "Why transfer learning". Expected values are computed here, from the
+# same data and code the chapter uses.
+
+
+def _sentiment_splits():
+    from .data import load_movie_sentiment
+    from .profiles import get_profile
+
+    ds = load_movie_sentiment()
+    pool = get_profile().sizes["pool_size"]
+    train = ds["train"] if pool is None else ds["train"].select(range(pool))
+    return train, ds["test"]
+
+
+@register("1.1", hint="Find the most frequent label in the training pool, then the share "
+                      "of test sentences that carry it.")
+def _majority_baseline(answer: Any) -> bool:
+    def expected():
+        import numpy as np
+
+        train, test = _sentiment_splits()
+        majority = np.bincount(train["label"]).argmax()
+        return float(np.mean(np.asarray(test["label"]) == majority))
+
+    return close_to(expected, tol=5e-4)(answer)
+
+
+def _mean_pool_inputs():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(3, 4, 5, generator=g)
+    return [(hidden, torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])),
+            (hidden[:1], torch.ones(1, 4, dtype=torch.long))]
+
+
+@register("1.2", hint="Multiply by the mask (unsqueezed to (batch, seq_len, 1)) before "
+                      "summing, and divide by the number of real tokens, not seq_len.")
+def _mean_pool(answer: Any) -> bool:
+    from .embeddings import mean_pool
+
+    return same_as(mean_pool, _mean_pool_inputs, tol=1e-5)(answer)
+
+
+@register("1.3", hint="Use balanced_subsample(train labels, 64, seed=0), mean-pooled MiniLM "
+                      "vectors, cosine similarity, and the label of the single nearest "
+                      "training sentence.")
+def _nearest_neighbour(answer: Any) -> bool:
+    def expected():
+        import numpy as np
+
+        from .embeddings import sentence_embeddings
+        from .models import load_encoder
+        from .sample_efficiency import balanced_subsample
+
+        train, test = _sentiment_splits()
+        y = np.asarray(train["label"])
+        idx = balanced_subsample(y, 64, seed=0)
+        model, tok = load_encoder()
+        a = sentence_embeddings(model, tok, [train["text"][i] for i in idx], normalize=True)
+        b = sentence_embeddings(model, tok, test["text"], normalize=True)
+        pred = y[idx][np.argmax(b @ a.T, axis=1)]
+        return float(np.mean(pred == np.asarray(test["label"])))
+
+    return close_to(expected, tol=2e-3)(answer)

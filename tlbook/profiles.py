@@ -49,6 +49,7 @@ PROFILES: dict[str, Profile] = {
         sizes={
             "train_sizes": [16, 32, 64, 128, 256, 512, 1024, 2048],
             "seeds": 5,
+            "pool_size": 3000,
             "batch_size": 64,
             "max_length": 128,
         },
@@ -64,6 +65,7 @@ PROFILES: dict[str, Profile] = {
         sizes={
             "train_sizes": [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8000],
             "seeds": 10,
+            "pool_size": None,
             "batch_size": 32,
             "max_length": 256,
         },
