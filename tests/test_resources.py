@@ -178,7 +178,7 @@ def test_cached_resources_verify(tmp_path):
 def test_cli_info_and_unknown_name(capsys):
     assert cli_main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "encoder-minilm" in out and "cache:" in out
+    assert "encoder-minilm" in out and "cache:" in out and "profile: " in out
     assert cli_main(["fetch", "no-such-thing"]) == 1
     assert "Unknown resource 'no-such-thing'" in capsys.readouterr().err
 

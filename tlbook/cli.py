@@ -28,6 +28,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from .profiles import get_profile
+
+    print(f"profile: {get_profile().name}  (set TLBOOK_PROFILE to change it)")
     print(f"cache: {resources.cache_dir()}  (set TLBOOK_CACHE to move it)")
     print(f"{'resource':<20} {'cached':<7} {'size MB':>8}  {'checksum':<12} source")
     for name, res in resources.CATALOG.items():

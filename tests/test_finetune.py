@@ -1,0 +1,139 @@
+"""The fine-tuning loop on the real MiniLM encoder and tiny real data."""
+
+import numpy as np
+import pytest
+import torch
+
+from tlbook.data import load_movie_sentiment
+from tlbook.finetune import (FineTuneConfig, class_weights_for, encode_labels, encoder_layers,
+                             fine_tune, length_grouped_order, make_loader, parameter_groups,
+                             predict, tokenize, trainable_parameters)
+from tlbook.models import load_encoder
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    ds = load_movie_sentiment("lite")
+    train, val = ds["train"].select(range(48)), ds["validation"].select(range(32))
+    return train["text"], train["label"], val["text"], val["label"]
+
+
+def fresh(num_labels=2):
+    torch.manual_seed(0)
+    return load_encoder("lite", num_labels=num_labels)
+
+
+def test_loss_decreases_and_best_weights_are_kept(tiny):
+    model, tok = fresh()
+    cfg = FineTuneConfig(lr=1e-4, epochs=4, batch_size=16, warmup_ratio=0.0, progress=False)
+    hist = fine_tune(model, tok, *tiny, config=cfg)
+    losses = hist.train_loss
+    assert len(losses) == 4 * 3  # 48 examples / 16 per step, 4 epochs
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert len(hist.evals) == 4 and hist.best_score == max(e["accuracy"] for e in hist.evals)
+    # the model now holds the best evaluation's weights
+    labels, probs = predict(model, tok, tiny[2])
+    assert np.mean(labels == np.array(tiny[3])) == pytest.approx(hist.best_score)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_predict_keeps_input_order():
+    model, tok = fresh()
+    texts = ["a long sentence that certainly needs many more word pieces than the others do",
+             "short", "medium length text here"]
+    _, together = predict(model, tok, texts)
+    alone = np.stack([predict(model, tok, [t])[1][0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_frozen_encoder_trains_only_the_head(tiny):
+    model, tok = fresh()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    fine_tune(model, tok, *tiny[:2], config=FineTuneConfig(freeze="encoder", lr=1e-3,
+                                                             progress=False, batch_size=16))
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and all(n.startswith("classifier") for n in changed)
+
+
+def test_gradual_unfreezing_reaches_lower_layers_one_epoch_at_a_time(tiny):
+    model, tok = fresh()
+    first = [p.detach().clone() for p in encoder_layers(model)[0].parameters()]
+    top = [p.detach().clone() for p in encoder_layers(model)[-1].parameters()]
+    cfg = FineTuneConfig(gradual_unfreezing=True, epochs=1, progress=False, batch_size=16)
+    fine_tune(model, tok, *tiny[:2], config=cfg)
+    assert all(torch.equal(a, b) for a, b in zip(first, encoder_layers(model)[0].parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(top, encoder_layers(model)[-1].parameters()))
+
+
+def test_discriminative_rates_shrink_towards_the_embeddings():
+    model, _ = fresh()
+    groups = parameter_groups(model, lr=1e-4, weight_decay=0.01, layer_lr_decay=0.5)
+    rates = sorted({g["lr"] for g in groups}, reverse=True)
+    assert rates[0] == pytest.approx(1e-4) and rates[1] == pytest.approx(5e-5)
+    assert len(rates) == 6 + 1  # head shares the top layer's rate; 6 layers + embeddings
+    assert rates[-1] == pytest.approx(1e-4 * 0.5 ** 6)
+    n_grouped = sum(p.numel() for g in groups for p in g["params"])
+    assert n_grouped == trainable_parameters(model)  # every parameter exactly once
+    assert all(g["weight_decay"] == 0 for g in groups if g["params"][0].ndim == 1)
+
+
+def test_three_classes_and_class_weights(tiny):
+    model, tok = fresh(num_labels=3)
+    texts = list(tiny[0][:30])
+    labels = [i % 3 for i in range(30)]
+    cfg = FineTuneConfig(epochs=1, progress=False, batch_size=10,
+                         class_weights=class_weights_for(labels))
+    hist = fine_tune(model, tok, texts, labels, texts, labels, config=cfg)
+    assert hist.evals and 0 <= hist.evals[0]["accuracy"] <= 1
+    assert class_weights_for([0, 0, 0, 1]) == pytest.approx([4 / 6, 2.0])
+
+
+def test_string_labels_need_a_mapping(tiny):
+    with pytest.raises(ValueError, match="label2id"):
+        encode_labels(["pos", "neg"])
+    assert encode_labels(["pos", "neg"], {"neg": 0, "pos": 1}) == [1, 0]
+    with pytest.raises(ValueError, match="no id for labels"):
+        encode_labels(["pos", "meh"], {"neg": 0, "pos": 1})
+    model, tok = fresh()
+    with pytest.raises(ValueError, match="label2id"):
+        fine_tune(model, tok, ["good", "bad"], ["pos", "neg"], config=FineTuneConfig(progress=False))
+
+
+def test_labels_out_of_range_are_rejected():
+    model, tok = fresh()
+    with pytest.raises(ValueError, match="num_labels=2"):
+        fine_tune(model, tok, ["a", "b"], [0, 2], config=FineTuneConfig(progress=False))
+
+
+def test_long_inputs_are_truncated_with_a_warning():
+    _, tok = fresh()
+    long_text = "word " * 1000
+    with pytest.warns(UserWarning, match="truncated"):
+        enc = tokenize([long_text, "short"], tok, max_length=64)
+    assert len(enc["input_ids"][0]) == 64
+    with pytest.warns(UserWarning):
+        loader = make_loader([long_text, "short"], tok, [0, 1], batch_size=2, max_length=600)
+    assert next(iter(loader))["input_ids"].shape[1] == 512  # the model's own limit
+
+
+def test_length_grouped_batches_pad_little():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 200, size=1000).tolist()
+    order = length_grouped_order(lengths, batch_size=10, seed=0)
+    assert sorted(order) == list(range(1000))
+    batches = [order[i:i + 10] for i in range(0, 1000, 10)]
+    pad = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+    random_pad = sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b)
+                     for b in np.array_split(rng.permutation(1000), 100))
+    assert pad < random_pad / 5
+    assert order != length_grouped_order(lengths, batch_size=10, seed=1)
+
+
+@pytest.mark.parametrize("kwargs, word", [({"lr": 0}, "lr"), ({"epochs": 0}, "epochs"),
+                                          ({"freeze": "all"}, "freeze"),
+                                          ({"layer_lr_decay": 2.0}, "layer_lr_decay"),
+                                          ({"metric": "auc"}, "metric"),
+                                          ({"mixed_precision": "fp8"}, "mixed_precision")])
+def test_config_rejects_bad_values(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        FineTuneConfig(**kwargs)

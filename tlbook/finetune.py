@@ -1,0 +1,452 @@
+"""Fine-tuning a pretrained encoder for text classification.
+
+Used in chapter "BERT fine-tuning" and by the LoRA and forgetting chapters.
+The training loop is written out, as in Hugging Face's
+``run_glue_no_trainer.py``: ``accelerate`` places the model and batches on the
+device, runs mixed precision on a GPU, accumulates gradients and, under
+``accelerate launch``, spreads the work over several GPUs. The strategies the
+chapter compares are options of one loop:
+
+- ``freeze="encoder"``: feature extraction, only the head trains;
+- ``layer_lr_decay``: discriminative learning rates (each layer below the top
+  gets the learning rate of the layer above times this factor);
+- ``gradual_unfreezing``: ULMFiT's schedule, the top layer first, one more
+  layer each epoch;
+- linear warm-up then linear decay, weight decay, class weights, early stopping
+  on a validation metric with the best weights restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["FineTuneConfig", "History", "encode_labels", "tokenize", "length_grouped_order",
+           "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
+           "predict", "trainable_parameters", "class_weights_for"]
+
+
+@dataclass
+class FineTuneConfig:
+    """Plain values that define a fine-tuning run.
+
+    Attributes:
+        lr: peak learning rate (of the top layer and the head).
+        epochs: passes over the training data.
+        batch_size: examples per optimizer step, before accumulation.
+        grad_accum: batches whose gradients are summed before each step.
+        weight_decay: AdamW weight decay (not applied to biases and LayerNorm).
+        warmup_ratio: fraction of all steps with a linear warm-up.
+        max_length: longer inputs are truncated (with a warning).
+        freeze: ``None`` (train everything) or ``"encoder"`` (head only).
+        layer_lr_decay: ``None`` or a factor in (0, 1] for discriminative rates.
+        gradual_unfreezing: unfreeze one more layer (from the top) per epoch.
+        class_weights: per-class weights of the cross-entropy loss, or ``None``.
+        early_stopping_patience: stop after this many evaluations without
+            improvement of ``metric``; ``None`` trains all epochs. The best
+            weights are restored at the end either way.
+        evals_per_epoch: validation runs per epoch.
+        metric: ``"accuracy"`` or ``"macro_f1"``.
+        mixed_precision: ``"no"``, ``"bf16"``, ``"fp16"`` or ``None`` (bf16 on
+            a GPU that supports it, else no).
+        seed: seed of shuffling and of the new head.
+        progress: show a tqdm bar (off when ``TQDM_DISABLE`` is set).
+    """
+
+    lr: float = 5e-5
+    epochs: int = 1
+    batch_size: int = 32
+    grad_accum: int = 1
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_length: int = 128
+    freeze: str | None = None
+    layer_lr_decay: float | None = None
+    gradual_unfreezing: bool = False
+    class_weights: Sequence[float] | None = None
+    early_stopping_patience: int | None = None
+    evals_per_epoch: int = 1
+    metric: str = "accuracy"
+    mixed_precision: str | None = None
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        checks = [
+            ("lr", self.lr > 0, "a positive float"),
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an int >= 1"),
+            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1,
+             "an int >= 1"),
+            ("grad_accum", isinstance(self.grad_accum, int) and self.grad_accum >= 1,
+             "an int >= 1"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a float in [0, 1)"),
+            ("freeze", self.freeze in (None, "encoder"), "None or 'encoder'"),
+            ("layer_lr_decay", self.layer_lr_decay is None or 0 < self.layer_lr_decay <= 1,
+             "None or a float in (0, 1]"),
+            ("metric", self.metric in ("accuracy", "macro_f1"), "'accuracy' or 'macro_f1'"),
+            ("mixed_precision", self.mixed_precision in (None, "no", "bf16", "fp16"),
+             "None, 'no', 'bf16' or 'fp16'"),
+            ("evals_per_epoch", isinstance(self.evals_per_epoch, int)
+             and self.evals_per_epoch >= 1, "an int >= 1"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+        if self.freeze and (self.gradual_unfreezing or self.layer_lr_decay):
+            raise ValueError("freeze='encoder' cannot be combined with gradual_unfreezing "
+                             "or layer_lr_decay (nothing below the head trains)")
+
+
+@dataclass
+class History:
+    """What happened during :func:`fine_tune`."""
+
+    train_loss: list[float] = field(default_factory=list)  # one value per optimizer step
+    evals: list[dict] = field(default_factory=list)  # step, epoch, loss, accuracy, macro_f1
+    best_step: int | None = None
+    best_score: float | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+
+
+def encode_labels(labels: Sequence, label2id: dict | None = None) -> list[int]:
+    """Integer class ids for ``labels``.
+
+    Strings need an explicit ``label2id`` mapping, so that the meaning of each
+    output unit is a choice the reader makes, not an accident of ordering.
+    """
+    labels = list(labels)
+    if labels and isinstance(labels[0], str):
+        if label2id is None:
+            names = sorted(set(labels))[:5]
+            raise ValueError(
+                f"labels are strings (e.g. {names}) but no label2id mapping was given; pass "
+                "label2id={'negative': 0, 'positive': 1, ...} with every label")
+        missing = sorted(set(labels) - set(label2id))
+        if missing:
+            raise ValueError(f"label2id has no id for labels {missing[:5]}")
+        return [int(label2id[x]) for x in labels]
+    return [int(x) for x in labels]
+
+
+def tokenize(texts: Sequence[str], tokenizer, max_length: int = 128) -> dict[str, list]:
+    """Tokenise without padding; warn (once) when inputs are truncated.
+
+    Returns:
+        ``{"input_ids": [...], "attention_mask": [...]}`` with one list per text.
+    """
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a sequence of str")
+    limit = min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length)
+    full = tokenizer(list(texts), truncation=False, verbose=False)
+    n_long = sum(len(ids) > limit for ids in full["input_ids"])
+    if n_long:
+        warnings.warn(f"{n_long} of {len(texts)} inputs are longer than {limit} tokens and were "
+                      "truncated; raise max_length to keep more of them", stacklevel=2)
+    enc = tokenizer(list(texts), truncation=True, max_length=limit)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
+                         mega: int = 50) -> list[int]:
+    """A shuffled order in which each batch holds examples of similar length.
+
+    Examples are shuffled, cut into groups of ``mega * batch_size``, sorted by
+    length inside each group, cut into batches, and the batches shuffled. Each
+    batch pads little, and the order still changes from epoch to epoch.
+    """
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(lengths))
+    size = mega * batch_size
+    batches = []
+    for start in range(0, len(idx), size):
+        group = sorted(idx[start:start + size], key=lambda i: -lengths[i])
+        batches += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
+    return [int(i) for b in (batches[j] for j in rng.permutation(len(batches))) for i in b]
+
+
+class _Examples:
+    def __init__(self, enc: dict, labels: list[int] | None):
+        self.enc, self.labels = enc, labels
+
+    def __len__(self):
+        return len(self.enc["input_ids"])
+
+    def __getitem__(self, i):
+        item = {k: v[i] for k, v in self.enc.items()}
+        if self.labels is not None:
+            item["labels"] = self.labels[i]
+        return item
+
+
+def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length: int = 128,
+                shuffle_seed: int | None = None):
+    """A DataLoader with dynamic padding (each batch padded to its longest
+    member). With ``shuffle_seed`` the order is length-grouped and shuffled;
+    without, inputs are sorted by length (evaluation; outputs come back in the
+    original order from :func:`predict`)."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    data = _Examples(tokenize(texts, tokenizer, max_length), labels)
+    lengths = [len(x) for x in data.enc["input_ids"]]
+    if shuffle_seed is None:
+        order = sorted(range(len(data)), key=lambda i: lengths[i])
+    else:
+        order = length_grouped_order(lengths, batch_size, shuffle_seed)
+    collate = DataCollatorWithPadding(tokenizer)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(data, order),
+                                         batch_size=batch_size, collate_fn=collate)
+    loader.order = order
+    return loader
+
+
+def encoder_layers(model) -> list:
+    """The transformer blocks of a sequence-classification model, bottom to top
+    (BERT-style ``model.<base>.encoder.layer``)."""
+    base = getattr(model, model.base_model_prefix)
+    return list(base.encoder.layer)
+
+
+def _head_parameters(model) -> list:
+    base = getattr(model, model.base_model_prefix)
+    body = {id(p) for p in base.parameters()}
+    return [p for p in model.parameters() if id(p) not in body]
+
+
+def parameter_groups(model, lr: float, weight_decay: float,
+                     layer_lr_decay: float | None = None) -> list[dict]:
+    """AdamW parameter groups: no weight decay on biases and LayerNorm weights,
+    and with ``layer_lr_decay`` a learning rate per layer,
+    ``lr * layer_lr_decay ** (depth below the top)`` (embeddings lowest)."""
+    base = getattr(model, model.base_model_prefix)
+    layers = encoder_layers(model)
+    n = len(layers)
+    blocks = [(_head_parameters(model), 0)]
+    blocks += [(list(layer.parameters()), n - 1 - i) for i, layer in enumerate(layers)]
+    blocks.append((list(base.embeddings.parameters()), n))
+    placed = {id(p) for ps, _ in blocks for p in ps}
+    blocks[0][0].extend(p for p in base.parameters() if id(p) not in placed)  # e.g. pooler
+    groups = []
+    for params, depth in blocks:
+        rate = lr * (layer_lr_decay ** depth if layer_lr_decay else 1.0)
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]
+        groups += [{"params": decay, "lr": rate, "weight_decay": weight_decay},
+                   {"params": no_decay, "lr": rate, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+def trainable_parameters(model) -> int:
+    """Number of parameters with ``requires_grad``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def class_weights_for(labels: Sequence[int]) -> list[float]:
+    """Inverse-frequency class weights, ``n / (n_classes * count)``: a class
+    half as frequent counts twice as much in the loss."""
+    counts = np.bincount(np.asarray(labels))
+    if (counts == 0).any():
+        raise ValueError("every class needs at least one example to weight it")
+    return (len(labels) / (len(counts) * counts)).tolist()
+
+
+def _set_trainable(model, n_top_layers: int | None) -> None:
+    """Freeze the encoder except its top ``n_top_layers`` (None: all trainable)."""
+    base = getattr(model, model.base_model_prefix)
+    for p in model.parameters():
+        p.requires_grad = True
+    if n_top_layers is None:
+        return
+    for p in base.parameters():
+        p.requires_grad = False
+    layers = encoder_layers(model)
+    for layer in layers[len(layers) - n_top_layers:] if n_top_layers else []:
+        for p in layer.parameters():
+            p.requires_grad = True
+    for p in _head_parameters(model):
+        p.requires_grad = True
+
+
+def _auto_precision(choice: str | None) -> str:
+    import torch
+
+    if choice is not None:
+        return choice
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "no"
+
+
+def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
+    """Loss, accuracy, macro-F1 and per-class report on a labelled loader."""
+    import torch
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    preds, golds, losses = [], [], []
+    was_training = model.training
+    model.eval()
+    weight = None if class_weights is None else torch.tensor(class_weights)
+    with torch.inference_mode():
+        for batch in loader:
+            labels = batch.pop("labels")
+            if accelerator is None:
+                device = next(model.parameters()).device
+                batch, labels = {k: v.to(device) for k, v in batch.items()}, labels.to(device)
+            logits = model(**batch).logits.float()
+            w = None if weight is None else weight.to(logits.device)
+            losses.append(torch.nn.functional.cross_entropy(logits, labels, weight=w,
+                                                            reduction="sum").item())
+            if accelerator is not None:
+                logits, labels = accelerator.gather_for_metrics((logits, labels))
+            preds.append(logits.argmax(-1).cpu().numpy())
+            golds.append(labels.cpu().numpy())
+    model.train(was_training)
+    y_pred, y_true = np.concatenate(preds), np.concatenate(golds)
+    return {"loss": sum(losses) / len(y_true), "accuracy": accuracy_score(y_true, y_pred),
+            "macro_f1": f1_score(y_true, y_pred, average="macro"),
+            "report": classification_report(y_true, y_pred, output_dict=True, zero_division=0)}
+
+
+def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_labels=None,
+              config: FineTuneConfig | None = None, label2id: dict | None = None) -> History:
+    """Fine-tune ``model`` (a sequence-classification model) in place.
+
+    Args:
+        model: e.g. from :func:`tlbook.models.load_encoder` with ``num_labels``.
+        tokenizer: its tokenizer.
+        train_texts, train_labels: training data (labels ints, or strings with
+            ``label2id``).
+        val_texts, val_labels: validation data for evaluation, early stopping
+            and best-checkpoint restore (optional).
+        config: a :class:`FineTuneConfig`.
+        label2id: mapping for string labels; stored in ``model.config``.
+
+    Returns:
+        A :class:`History`; the model holds the best weights seen on
+        validation (or the last ones without validation data).
+    """
+    import time
+
+    import torch
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    config = config or FineTuneConfig()
+    y_train = encode_labels(train_labels, label2id)
+    n_labels = model.config.num_labels
+    if max(y_train) >= n_labels or min(y_train) < 0:
+        raise ValueError(f"labels must be in 0..{n_labels - 1} for a model with num_labels="
+                         f"{n_labels}; got values {sorted(set(y_train))[:10]}")
+    if label2id is not None:
+        model.config.label2id = dict(label2id)
+        model.config.id2label = {v: k for k, v in label2id.items()}
+    has_val = val_texts is not None
+    torch.manual_seed(config.seed)
+    accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
+                              gradient_accumulation_steps=config.grad_accum)
+    train_loader = make_loader(train_texts, tokenizer, y_train, config.batch_size,
+                               config.max_length, shuffle_seed=config.seed)
+    val_loader = (make_loader(val_texts, tokenizer, encode_labels(val_labels, label2id),
+                              config.batch_size * 2, config.max_length) if has_val else None)
+    n_layers = len(encoder_layers(model))
+    if config.freeze == "encoder":
+        _set_trainable(model, 0)
+    elif config.gradual_unfreezing:
+        _set_trainable(model, 1)
+    else:
+        _set_trainable(model, None)
+    groups = parameter_groups(model, config.lr, config.weight_decay, config.layer_lr_decay)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr)
+    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
+    total = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total),
+                                                total)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, scheduler)
+    if val_loader is not None:
+        val_loader = accelerator.prepare(val_loader)
+    weight = (torch.tensor(config.class_weights, dtype=torch.float32, device=accelerator.device)
+              if config.class_weights is not None else None)
+    history, best_state, bad_evals, step = History(), None, 0, 0
+    eval_points = {round(steps_per_epoch * k / config.evals_per_epoch)
+                   for k in range(1, config.evals_per_epoch + 1)}
+    bar = tqdm(total=total, disable=not config.progress or not accelerator.is_local_main_process)
+    start, seen = time.perf_counter(), 0
+    model.train()
+    for epoch in range(config.epochs):
+        if config.gradual_unfreezing and epoch > 0:
+            _set_trainable(accelerator.unwrap_model(model), min(epoch + 1, n_layers))
+        for i, batch in enumerate(train_loader):
+            with accelerator.accumulate(model):
+                labels = batch.pop("labels")
+                logits = model(**batch).logits.float()
+                loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            seen += len(labels)
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            history.train_loss.append(loss.item())
+            bar.update(1)
+            if val_loader is None or (step - epoch * steps_per_epoch) not in eval_points:
+                continue
+            result = evaluate(model, val_loader, accelerator, config.class_weights)
+            result.update(step=step, epoch=epoch + 1)
+            history.evals.append({k: v for k, v in result.items() if k != "report"})
+            score = result[config.metric]
+            if history.best_score is None or score > history.best_score:
+                history.best_score, history.best_step, bad_evals = score, step, 0
+                best_state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
+            else:
+                bad_evals += 1
+            if config.early_stopping_patience is not None and \
+                    bad_evals >= config.early_stopping_patience:
+                history.stopped_early = True
+                break
+        if history.stopped_early:
+            break
+    bar.close()
+    history.seconds = time.perf_counter() - start
+    history.examples_per_second = seen / max(history.seconds, 1e-9)
+    model = accelerator.unwrap_model(model)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    _set_trainable(model, None)
+    model.eval()
+    return history
+
+
+def predict(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
+            max_length: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted class ids and class probabilities for ``texts``.
+
+    Returns:
+        ``(labels, probs)`` with shapes ``(n,)`` and ``(n, num_labels)``, in the
+        order of ``texts``.
+    """
+    import torch
+
+    loader = make_loader(texts, tokenizer, None, batch_size, max_length)
+    device = next(model.parameters()).device
+    probs = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out.append(torch.softmax(model(**batch).logits.float(), -1).cpu().numpy())
+    probs[loader.order] = np.concatenate(out) if out else probs
+    return probs.argmax(-1), probs
