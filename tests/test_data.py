@@ -280,3 +280,11 @@ def test_hub_failure_is_a_fetch_error(monkeypatch):
         with pytest.raises(FetchError, match=r"TLBOOK_PROFILE=lite") as info:
             loader(profile)
         assert missing in str(info.value)
+
+
+def test_first_rows(sentiment):
+    assert data.first_rows(sentiment["test"], 10)["id"] == sentiment["test"]["id"][:10]
+    assert len(data.first_rows(sentiment["test"], None)) == 1_000
+    assert len(data.first_rows(sentiment["test"], 10**6)) == 1_000
+    with pytest.raises(ValueError, match="n must be"):
+        data.first_rows(sentiment["test"], 0)

@@ -137,3 +137,27 @@ def test_length_grouped_batches_pad_little():
 def test_config_rejects_bad_values(kwargs, word):
     with pytest.raises(ValueError, match=word):
         FineTuneConfig(**kwargs)
+
+
+def test_unfreeze_every_step_reaches_one_layer_deeper_per_step(tiny):
+    model, tok = fresh()
+    before = [[p.detach().clone() for p in layer.parameters()] for layer in encoder_layers(model)]
+    cfg = FineTuneConfig(gradual_unfreezing=True, unfreeze_every=1, epochs=1, progress=False,
+                         batch_size=16, warmup_ratio=0.0)
+    fine_tune(model, tok, *tiny[:2], config=cfg)  # 3 steps: top 1, 2, then 3 layers train
+    moved = [not all(torch.equal(a, b) for a, b in zip(old, layer.parameters()))
+             for old, layer in zip(before, encoder_layers(model))]
+    assert moved == [False, False, False, True, True, True]
+
+
+def test_train_and_score_counts_what_was_trained():
+    from tlbook.data import first_rows
+    from tlbook.finetune import train_and_score
+
+    ds = load_movie_sentiment("lite")
+    train, test = first_rows(ds["train"], 32), first_rows(ds["test"], 16)
+    cfg = FineTuneConfig(freeze="encoder", lr=1e-3, batch_size=16, progress=False)
+    out = train_and_score(cfg, train, None, test, profile="lite")
+    assert out["trainable"] == 2 * 384 + 2  # only the new head moved
+    assert 0 <= out["accuracy"] <= 1 and set(out["report"]) >= {"0", "1", "macro avg"}
+    assert out["history"].evals == []  # no validation data, no evaluations

@@ -514,3 +514,17 @@ def _spam_from_hub(hub: datasets.DatasetDict) -> datasets.DatasetDict:
     n_held_out = round(0.15 * len(ds))
     splits = _split_indices([str(i) for i in range(len(ds))], n_held_out, n_held_out)
     return datasets.DatasetDict({name: ds.select(idx) for name, idx in splits.items()})
+
+
+def first_rows(split: datasets.Dataset, n: int | None) -> datasets.Dataset:
+    """The first ``n`` rows of a split (all of them for ``None``).
+
+    Splits are stored in hash order, so the first rows are a fair sample; the
+    profiles use this to size a chapter's runs.
+    """
+    if n is None:
+        return split
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be None or a positive int, got {n!r}")
+    return split.select(range(min(n, len(split))))
+

@@ -393,3 +393,77 @@ def _nearest_neighbour(answer: Any) -> bool:
         return float(np.mean(pred == np.asarray(test["label"])))
 
     return close_to(expected, tol=2e-3)(answer)
+
+
+# ------------------------------------------------------------------ chapter 4
+# Chapter "Fine-tuning a pretrained encoder".
+
+
+@register("4.1", hint="A linear layer from hidden_size inputs to 3 outputs: weights plus "
+                      "one bias per output.")
+def _head_size(answer: Any) -> bool:
+    def expected():
+        from .models import load_encoder
+
+        model, _ = load_encoder(num_labels=3)
+        return sum(p.numel() for p in model.classifier.parameters())
+
+    return close_to(expected, tol=0)(answer)
+
+
+@register("4.2", hint="Count the depth of the embeddings below the top layer: one step "
+                      "below the bottom transformer layer.")
+def _embedding_rate(answer: Any) -> bool:
+    def expected():
+        from .finetune import parameter_groups
+        from .models import load_encoder
+
+        model, _ = load_encoder(num_labels=2)
+        groups = parameter_groups(model, lr=1e-4, weight_decay=0.01, layer_lr_decay=0.8)
+        return min(g["lr"] for g in groups)
+
+    return close_to(expected, tol=1e-9)(answer)
+
+
+def _schedule_reference(step, warmup, total):
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    return get_linear_schedule_with_warmup(opt, warmup, total).lr_lambdas[0](step)
+
+
+@register("4.3", hint="Two straight lines: step / warmup before the warm-up ends, then "
+                      "(total - step) / (total - warmup), never below 0.")
+def _schedule(answer: Any) -> bool:
+    cases = [(0, 10, 100), (5, 10, 100), (10, 10, 100), (55, 10, 100), (100, 10, 100),
+             (0, 0, 50), (25, 0, 50)]
+    return same_as(_schedule_reference, cases, tol=1e-9)(answer)
+
+
+# Section "Fine-tuning in practice" (exercises 4.5 to 4.7).
+
+
+@register("4.5", hint="w_c = n / (k * n_c) with n = 1000 examples and k = 2 classes.")
+def _spam_weight(answer: Any) -> bool:
+    def expected():
+        from .finetune import class_weights_for
+
+        return class_weights_for([0] * 900 + [1] * 100)[1]
+
+    return close_to(expected, tol=1e-6)(answer)
+
+
+def _precision_recall_reference(gold, pred, positive=1):
+    from sklearn.metrics import precision_score, recall_score
+
+    return (precision_score(gold, pred, pos_label=positive, zero_division=0),
+            recall_score(gold, pred, pos_label=positive, zero_division=0))
+
+
+@register("4.6", hint="precision = true positives / predicted positives, recall = true "
+                      "positives / actual positives; return 0.0 for 0/0.")
+def _precision_recall(answer: Any) -> bool:
+    cases = [([1, 0, 1, 1], [1, 1, 0, 1]), ([0, 0, 1], [0, 0, 0]), ([1, 1, 0], [1, 1, 0]),
+             (["spam", "ham", "spam"], ["spam", "spam", "ham"], "spam")]
+    return same_as(_precision_recall_reference, cases, tol=1e-9)(answer)

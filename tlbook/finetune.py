@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["FineTuneConfig", "History", "encode_labels", "tokenize", "length_grouped_order",
            "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
-           "predict", "trainable_parameters", "class_weights_for"]
+           "predict", "trainable_parameters", "class_weights_for", "train_and_score"]
 
 
 @dataclass
@@ -45,7 +45,10 @@ class FineTuneConfig:
         max_length: longer inputs are truncated (with a warning).
         freeze: ``None`` (train everything) or ``"encoder"`` (head only).
         layer_lr_decay: ``None`` or a factor in (0, 1] for discriminative rates.
-        gradual_unfreezing: unfreeze one more layer (from the top) per epoch.
+        gradual_unfreezing: start with the head and the top layer trainable,
+            and unfreeze one more layer (from the top) every ``unfreeze_every``
+            optimizer steps (default: every epoch, as in ULMFiT).
+        unfreeze_every: steps between unfreezings; ``None`` means one epoch.
         class_weights: per-class weights of the cross-entropy loss, or ``None``.
         early_stopping_patience: stop after this many evaluations without
             improvement of ``metric``; ``None`` trains all epochs. The best
@@ -68,6 +71,7 @@ class FineTuneConfig:
     freeze: str | None = None
     layer_lr_decay: float | None = None
     gradual_unfreezing: bool = False
+    unfreeze_every: int | None = None
     class_weights: Sequence[float] | None = None
     early_stopping_patience: int | None = None
     evals_per_epoch: int = 1
@@ -88,6 +92,9 @@ class FineTuneConfig:
             ("freeze", self.freeze in (None, "encoder"), "None or 'encoder'"),
             ("layer_lr_decay", self.layer_lr_decay is None or 0 < self.layer_lr_decay <= 1,
              "None or a float in (0, 1]"),
+            ("unfreeze_every", self.unfreeze_every is None
+             or (isinstance(self.unfreeze_every, int) and self.unfreeze_every >= 1),
+             "None or an int >= 1"),
             ("metric", self.metric in ("accuracy", "macro_f1"), "'accuracy' or 'macro_f1'"),
             ("mixed_precision", self.mixed_precision in (None, "no", "bf16", "fp16"),
              "None, 'no', 'bf16' or 'fp16'"),
@@ -381,10 +388,11 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     bar = tqdm(total=total, disable=not config.progress or not accelerator.is_local_main_process)
     start, seen = time.perf_counter(), 0
     model.train()
+    every = config.unfreeze_every or steps_per_epoch
     for epoch in range(config.epochs):
-        if config.gradual_unfreezing and epoch > 0:
-            _set_trainable(accelerator.unwrap_model(model), min(epoch + 1, n_layers))
         for i, batch in enumerate(train_loader):
+            if config.gradual_unfreezing:
+                _set_trainable(accelerator.unwrap_model(model), min(step // every + 1, n_layers))
             with accelerator.accumulate(model):
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
@@ -450,3 +458,46 @@ def predict(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
             out.append(torch.softmax(model(**batch).logits.float(), -1).cpu().numpy())
     probs[loader.order] = np.concatenate(out) if out else probs
     return probs.argmax(-1), probs
+
+
+def train_and_score(config: FineTuneConfig, train, validation, test, num_labels: int = 2,
+                    profile: str | None = None) -> dict:
+    """Fine-tune a fresh copy of the profile's encoder and score it on ``test``.
+
+    The new head is initialised from ``config.seed``, so runs that differ only
+    in their strategy start from identical weights.
+
+    Args:
+        config: the run's settings.
+        train, validation, test: ``datasets.Dataset`` splits with ``text`` and
+            ``label`` columns (``validation`` may be ``None``).
+        num_labels: number of classes.
+        profile: which encoder to load (``None``: the current profile).
+
+    Returns:
+        ``{"model", "tokenizer", "history", "accuracy", "macro_f1", "report",
+        "trainable"}``; ``trainable`` counts parameters that were trained at
+        some point of the run.
+    """
+    import torch
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    from .models import load_encoder
+
+    torch.manual_seed(config.seed)
+    model, tok = load_encoder(profile=profile, num_labels=num_labels)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    val_text = None if validation is None else validation["text"]
+    val_label = None if validation is None else validation["label"]
+    history = fine_tune(model, tok, train["text"], train["label"], val_text, val_label,
+                        config=config)
+    pred, _ = predict(model, tok, test["text"], max_length=config.max_length)
+    gold = np.asarray(test["label"])
+    trained = sum(p.numel() for n, p in model.named_parameters()
+                  if not torch.equal(p.detach(), before[n]))
+    return {"model": model, "tokenizer": tok, "history": history,
+            "accuracy": accuracy_score(gold, pred), "macro_f1": f1_score(gold, pred,
+                                                                           average="macro"),
+            "report": classification_report(gold, pred, output_dict=True, zero_division=0),
+            "trainable": trained}
+
