@@ -229,3 +229,17 @@ def test_check_1_3_nearest_neighbour(monkeypatch):
     right = float((knn.predict(test_x) == test["label"]).mean())
     assert check("1.3", right) is True
     assert check("1.3", right + 0.05) is False
+
+
+def test_chapter_checker_modules_are_loaded_on_demand():
+    import re
+    from pathlib import Path
+
+    import tlbook
+    from tlbook.exercises import known_exercises
+
+    package = Path(tlbook.__file__).parent
+    chapters = {re.fullmatch(r"_exercises_ch(\d+)\.py", p.name).group(1)
+                for p in package.glob("_exercises_ch*.py")}
+    known_chapters = {i.split(".")[0] for i in known_exercises()}
+    assert chapters <= known_chapters

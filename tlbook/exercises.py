@@ -81,7 +81,26 @@ def _id_key(exercise_id: str) -> tuple[int, int]:
 
 def known_exercises() -> list[str]:
     """Ids of all registered exercises, in chapter order (``["1.1", "1.2", ...]``)."""
+    _load_chapter_checkers()
     return sorted(_REGISTRY, key=_id_key)
+
+
+def _load_chapter_checkers(chapter: str | None = None) -> None:
+    """Import ``tlbook._exercises_ch<N>`` modules so their checkers register.
+
+    Chapters whose checks need heavy imports keep them in a module of their
+    own; :func:`check` loads the module of the chapter it is asked about, and
+    :func:`known_exercises` loads them all.
+    """
+    import importlib
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    for info in pkgutil.iter_modules(package_path):
+        match = re.fullmatch(r"_exercises_ch(\d+)", info.name)
+        if match and (chapter is None or match.group(1) == chapter):
+            importlib.import_module(f"{__package__}.{info.name}")
 
 
 def register(exercise_id: str, hint: str) -> Callable[[Checker], Checker]:
@@ -140,6 +159,8 @@ def check(exercise_id: str, answer: Any) -> bool:
         raise TypeError(
             f"exercise_id must be a string such as '1.2', got {type(exercise_id).__name__}"
         )
+    if exercise_id not in _REGISTRY and _ID_PATTERN.match(exercise_id):
+        _load_chapter_checkers(exercise_id.split(".")[0])
     if exercise_id not in _REGISTRY:
         known = ", ".join(known_exercises()) or "none"
         raise ValueError(f"unknown exercise id {exercise_id!r}; known ids: {known}")
