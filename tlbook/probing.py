@@ -1,0 +1,466 @@
+"""Linear probes: how much part-of-speech information each layer holds.
+
+Used in chapter "Layer probing".
+
+A probe is a small classifier trained on frozen representations to predict a
+linguistic label, here the universal part-of-speech tag of each word
+(Tenney et al. 2019). It is linear on purpose: a probe powerful enough could
+learn the task itself from any input that tells words apart, and then its
+accuracy would measure the probe, not the representation. Hewitt & Liang
+(2019) make this concrete with a *control task*: every word type gets a
+random but fixed label (:func:`control_labels`), a task that can only be
+solved by memorising word identities. The *selectivity* of a probe is its
+accuracy on the real task minus its accuracy on the control task.
+
+The module reads in the order the chapter uses it:
+
+1. :func:`probing_split` -- Brown sentences split into train and test by
+   document, with their words and universal tags;
+2. :func:`control_labels` -- the control task;
+3. :func:`majority_baseline`, :func:`type_lookup_accuracy` -- the bars to beat;
+4. :func:`static_word_features` -- one vector per word type (GloVe);
+5. :func:`probe_accuracy_by_layer`, :func:`selectivity`, :func:`probe_table`
+   -- the probes;
+6. :func:`plot_probe_accuracy` -- the accuracy-per-layer figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import warnings
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "PROBING_GENRES",
+    "ProbingSet",
+    "probing_split",
+    "control_labels",
+    "majority_baseline",
+    "type_lookup_accuracy",
+    "static_word_features",
+    "probe_accuracy_by_layer",
+    "selectivity",
+    "probe_table",
+    "plot_probe_accuracy",
+]
+
+PROBING_GENRES: tuple[str, ...] = ("news", "fiction", "learned")
+"""Three Brown genres with different registers: reportage, narrative prose and
+academic writing."""
+
+
+class ProbingSet(NamedTuple):
+    """The words of one split, flattened sentence by sentence.
+
+    Attributes:
+        sentences: each a list of words, ``n_sentences`` in all.
+        words: every word of every sentence, in order, ``(n_words,)``.
+        tags: the universal tag of each word, ``(n_words,)`` array of str.
+        sentence_index: the sentence each word belongs to, ``(n_words,)`` ints.
+        files: the Brown file of each sentence, ``n_sentences`` in all.
+    """
+
+    sentences: list[list[str]]
+    words: list[str]
+    tags: np.ndarray
+    sentence_index: np.ndarray
+    files: list[str]
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _sentence_key(words: Sequence[str]) -> bytes:
+    return hashlib.sha256(" ".join(words).encode("utf-8")).digest()
+
+
+def probing_split(genres: Sequence[str] | str = PROBING_GENRES, n_train: int = 1500,
+                  n_test: int = 500, min_words: int = 3, max_words: int = 40
+                  ) -> dict[str, ProbingSet]:
+    """Brown sentences with universal tags, split into train and test by document.
+
+    The test sentences come from the Brown files that the book's biLM never
+    saw in pretraining (:func:`tlbook.bilm.held_out_files`: the last two files
+    of each genre), the training sentences from the other files of
+    ``genres``. The split is therefore by sentence *and* by document: a probe
+    is tested on sentences it never saw, from texts it never saw (though many
+    of their words it did), and the biLM of chapter "ELMo" can be probed on
+    the same split without having read the test text.
+
+    Within each side, sentences of ``min_words`` to ``max_words`` words are
+    kept, repeated sentences once, and ordered by the sha256 of their text (a
+    fixed shuffle, the same on every machine); the first ``n_test`` (resp.
+    ``n_train``) are taken.
+
+    Args:
+        genres: Brown genres (see :data:`tlbook.data.BROWN_GENRES`).
+        n_train: training sentences.
+        n_test: test sentences.
+        min_words: shortest sentence kept.
+        max_words: longest sentence kept (keeps every sentence well inside the
+            encoder's ``max_length``).
+
+    Returns:
+        ``{"train": ProbingSet, "test": ProbingSet}``.
+
+    Raises:
+        ValueError: a size is not a positive int, ``min_words > max_words``,
+            an unknown genre, or the genres hold fewer than ``n_train``
+            training or ``n_test`` test sentences.
+    """
+    from .bilm import held_out_files
+    from .data import brown_sentences
+
+    _check_int("n_train", n_train, 1)
+    _check_int("n_test", n_test, 1)
+    _check_int("min_words", min_words, 1)
+    _check_int("max_words", max_words, 1)
+    if min_words > max_words:
+        raise ValueError(f"min_words ({min_words}) must be <= max_words ({max_words})")
+    sentences = brown_sentences(genres)
+    held_out = set(held_out_files(sentences))
+    sides: dict[bool, dict[bytes, object]] = {True: {}, False: {}}
+    for s in sentences:
+        if min_words <= len(s.words) <= max_words:
+            sides[s.file in held_out].setdefault(_sentence_key(s.words), s)
+    # A sentence repeated in both a training and a test file stays in the test split only.
+    for key in sides[True]:
+        sides[False].pop(key, None)
+    for side, wanted, name in ((False, n_train, "n_train"), (True, n_test, "n_test")):
+        if len(sides[side]) < wanted:
+            where = "held-out" if side else "training"
+            raise ValueError(f"genres {genres!r} hold {len(sides[side])} sentences of "
+                             f"{min_words}-{max_words} words in their {where} files; "
+                             f"{name} = {wanted} is too many")
+    ordered = {side: [unique[k] for k in sorted(unique)] for side, unique in sides.items()}
+    return {"train": _probing_set(ordered[False][:n_train]),
+            "test": _probing_set(ordered[True][:n_test])}
+
+
+def _probing_set(records) -> ProbingSet:
+    sentences = [list(r.words) for r in records]
+    return ProbingSet(
+        sentences=sentences,
+        words=[w for s in sentences for w in s],
+        tags=np.array([t for r in records for t in r.upos]),
+        sentence_index=np.repeat(np.arange(len(sentences)), [len(s) for s in sentences]),
+        files=[r.file for r in records],
+    )
+
+
+def _uniform(seed: int, word: str) -> float:
+    """A number in [0, 1) fixed by ``(seed, word)``: the same on every machine and
+    independent of the other words (Python's ``hash`` is salted per process)."""
+    digest = hashlib.sha256(f"{seed}\x00{word}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def control_labels(words: Sequence[str], tags: Sequence[str], seed: int = 0,
+                   lowercase: bool = True) -> np.ndarray:
+    """The control task of Hewitt & Liang (2019): a random label per word type.
+
+    Each word type gets one label drawn from the empirical distribution of
+    ``tags`` (token frequencies), so the control task has the same label set
+    and roughly the same label frequencies as the real one, but the label of a
+    word says nothing about its context: a probe can only do well by
+    memorising which type has which label. The draw for a type depends only on
+    ``seed`` and the type, not on the order of ``words``.
+
+    Pass the words of both splits at once (train and test), so a word type has
+    the same control label wherever it occurs; the tags are used only for
+    their distribution.
+
+    Args:
+        words: ``(n_words,)`` tokens.
+        tags: ``(n_words,)`` the real labels of the same tokens.
+        seed: a non-negative int; a different seed is a different control task.
+        lowercase: treat ``"The"`` and ``"the"`` as one type, as an uncased
+            encoder (MiniLM, bert-base-uncased) and GloVe do.
+
+    Returns:
+        ``(n_words,)`` array of labels, each one of the values in ``tags``.
+
+    Raises:
+        ValueError: ``words`` and ``tags`` differ in length or are empty, or
+            ``seed`` is not a non-negative int.
+        TypeError: ``words`` is a single string.
+    """
+    if isinstance(words, str):
+        raise TypeError("words must be a sequence of tokens, not one string")
+    _check_int("seed", seed, 0)
+    tags = np.asarray(tags)
+    if len(words) != len(tags):
+        raise ValueError(f"words and tags must have the same length, got {len(words)} "
+                         f"and {len(tags)}")
+    if len(words) == 0:
+        raise ValueError("words must not be empty")
+    labels, counts = np.unique(tags, return_counts=True)
+    cdf = np.cumsum(counts) / counts.sum()
+    label_of: dict[str, object] = {}
+    out = []
+    for word in words:
+        key = word.lower() if lowercase else word
+        if key not in label_of:
+            # min() guards against cdf[-1] rounding to just below 1.
+            label_of[key] = labels[min(np.searchsorted(cdf, _uniform(seed, key), side="right"),
+                                       len(labels) - 1)]
+        out.append(label_of[key])
+    return np.array(out, dtype=labels.dtype)
+
+
+def majority_baseline(y_train: Sequence, y_test: Sequence) -> float:
+    """Test accuracy of always predicting the most frequent training label.
+
+    Ties go to the label that sorts first. Any probe should beat this.
+
+    Args:
+        y_train: ``(n_train,)`` training labels.
+        y_test: ``(n_test,)`` test labels.
+    """
+    y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    values, counts = np.unique(y_train, return_counts=True)
+    return float(np.mean(y_test == values[np.argmax(counts)]))
+
+
+def type_lookup_accuracy(train_words: Sequence[str], y_train: Sequence,
+                         test_words: Sequence[str], y_test: Sequence,
+                         lowercase: bool = True) -> float:
+    """Test accuracy of a lookup table from word type to its most frequent label.
+
+    The classic part-of-speech baseline, and the perfect memoriser: a test
+    word seen in training gets the label it had most often there (ties: the
+    label that sorts first); an unseen word gets the most frequent training
+    label overall.
+
+    Args:
+        train_words: ``(n_train,)`` training tokens.
+        y_train: ``(n_train,)`` their labels.
+        test_words: ``(n_test,)`` test tokens.
+        y_test: ``(n_test,)`` their labels.
+        lowercase: look words up lower-cased.
+    """
+    y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    if len(train_words) != len(y_train) or len(test_words) != len(y_test):
+        raise ValueError("train_words/y_train and test_words/y_test must have equal lengths, "
+                         f"got {len(train_words)}/{len(y_train)} and "
+                         f"{len(test_words)}/{len(y_test)}")
+    norm = (lambda w: w.lower()) if lowercase else (lambda w: w)
+    counts: dict[str, Counter] = {}
+    for word, label in zip(train_words, y_train):
+        counts.setdefault(norm(word), Counter())[label] += 1
+    best = {w: min(c, key=lambda label: (-c[label], label)) for w, c in counts.items()}
+    overall = Counter(y_train.tolist())
+    fallback = min(overall, key=lambda label: (-overall[label], label))
+    predicted = [best.get(norm(w), fallback) for w in test_words]
+    return float(np.mean(np.array(predicted, dtype=object) == y_test.astype(object)))
+
+
+def static_word_features(keyed_vectors, words: Sequence[str], lowercase: bool = True
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """One static vector per token (GloVe, word2vec): the same for every context.
+
+    Args:
+        keyed_vectors: a gensim ``KeyedVectors`` (e.g. from
+            :func:`tlbook.models.load_glove`).
+        words: ``(n_words,)`` tokens.
+        lowercase: look words up lower-cased (GloVe 6B is uncased).
+
+    Returns:
+        ``(features, known)``: float32 ``(n_words, vector_size)``, zeros for a
+        word the vectors do not know, and a bool ``(n_words,)`` mask of the
+        known ones.
+    """
+    if isinstance(words, str):
+        raise TypeError("words must be a sequence of tokens, not one string")
+    keys = [w.lower() if lowercase else w for w in words]
+    known = np.array([k in keyed_vectors.key_to_index for k in keys], dtype=bool)
+    features = np.zeros((len(keys), keyed_vectors.vector_size), dtype=np.float32)
+    if known.any():
+        features[known] = keyed_vectors[[k for k, ok in zip(keys, known) if ok]]
+    return features, known
+
+
+def _labels(name: str, y) -> np.ndarray:
+    if isinstance(y, str):
+        raise TypeError(f"{name} must be a sequence of labels, not one string")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of labels, got shape {y.shape}")
+    return y
+
+
+def probe_accuracy_by_layer(features: np.ndarray, y_train: Sequence, y_test: Sequence,
+                            C: float = 0.1, max_iter: int = 50) -> np.ndarray:
+    """Train one linear probe per layer and return its test accuracy.
+
+    The first ``len(y_train)`` rows of ``features`` are the training words,
+    the remaining ``len(y_test)`` the test words: the order in which
+    :func:`tlbook.hidden_states.hidden_states_by_layer` returns the words of
+    ``train.sentences + test.sentences``. For each layer the features are
+    standardised with the training words' mean and standard deviation, then
+    a multinomial logistic regression (L2 penalty ``1 / C``, solver L-BFGS)
+    is fitted. L-BFGS is deterministic, so the same inputs give the same
+    accuracies. ``max_iter`` is modest on purpose: the accuracies move by
+    less than half a point after 50 iterations, and the book's CPU budget is
+    small; the fits run on one BLAS thread, which is faster for problems of
+    this size and keeps the floating-point reductions the same everywhere.
+
+    Args:
+        features: ``(n_layers + 1, n_train + n_test, hidden)`` word vectors of
+            every layer, or ``(n_train + n_test, hidden)`` for a single one.
+        y_train: ``(n_train,)`` labels of the training words.
+        y_test: ``(n_test,)`` labels of the test words.
+        C: inverse L2 regularisation strength (> 0).
+        max_iter: L-BFGS iterations per probe (>= 1).
+
+    Returns:
+        float array ``(n_layers + 1,)`` of test accuracies (``(1,)`` for 2-D
+        features).
+
+    Raises:
+        ValueError: wrong shapes, fewer than two training labels, ``C`` not
+            positive, ``max_iter`` not a positive int, non-finite features.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    features = np.asarray(features)
+    if features.ndim == 2:
+        features = features[None]
+    if features.ndim != 3:
+        raise ValueError("features must have shape (n_layers + 1, n_words, hidden) or "
+                         f"(n_words, hidden), got {features.shape}")
+    y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    n_train = len(y_train)
+    if features.shape[1] != n_train + len(y_test):
+        raise ValueError(f"features has {features.shape[1]} words, but y_train and y_test "
+                         f"have {n_train} + {len(y_test)} = {n_train + len(y_test)}")
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("y_train must contain at least two different labels")
+    if not isinstance(C, numbers.Real) or isinstance(C, bool) or not C > 0:
+        raise ValueError(f"C must be a positive number, got {C!r}")
+    _check_int("max_iter", max_iter, 1)
+    if not np.isfinite(features).all():
+        raise ValueError("features must be finite (no NaN or inf)")
+    accuracies = []
+    for layer in features:
+        layer = layer.astype(np.float32, copy=False)
+        scaler = StandardScaler().fit(layer[:n_train])
+        train, test = scaler.transform(layer[:n_train]), scaler.transform(layer[n_train:])
+        probe = LogisticRegression(C=C, max_iter=max_iter, solver="lbfgs")
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            # max_iter is modest by design; the warning would only repeat that.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            probe.fit(train, y_train)
+        accuracies.append(float(np.mean(probe.predict(test) == y_test)))
+    return np.array(accuracies)
+
+
+def selectivity(task_accuracy, control_accuracy) -> np.ndarray:
+    """Task accuracy minus control accuracy (Hewitt & Liang 2019), per layer.
+
+    High selectivity: the probe reads the property from the representation.
+    Low selectivity: the probe could have learned the labels by memorising
+    word identities, so its task accuracy says little about the representation.
+
+    Args:
+        task_accuracy: ``(n_layers + 1,)`` accuracies on the real task.
+        control_accuracy: ``(n_layers + 1,)`` accuracies on the control task.
+    """
+    task, control = np.asarray(task_accuracy, float), np.asarray(control_accuracy, float)
+    if task.shape != control.shape:
+        raise ValueError(f"task_accuracy and control_accuracy must have the same shape, "
+                         f"got {task.shape} and {control.shape}")
+    return task - control
+
+
+def probe_table(features: np.ndarray, task: tuple[Sequence, Sequence],
+                control: tuple[Sequence, Sequence], C: float = 0.1, max_iter: int = 50,
+                layer_names: Sequence | None = None):
+    """Task accuracy, control accuracy and selectivity of a probe on every layer.
+
+    Args:
+        features: as in :func:`probe_accuracy_by_layer`.
+        task: ``(y_train, y_test)`` real labels.
+        control: ``(y_train, y_test)`` control labels (:func:`control_labels`).
+        C, max_iter: as in :func:`probe_accuracy_by_layer`.
+        layer_names: one name per layer (default ``0, 1, ...``).
+
+    Returns:
+        ``pandas.DataFrame`` indexed by ``layer`` with columns ``task``,
+        ``control`` and ``selectivity``.
+    """
+    import pandas as pd
+
+    task_acc = probe_accuracy_by_layer(features, *task, C=C, max_iter=max_iter)
+    control_acc = probe_accuracy_by_layer(features, *control, C=C, max_iter=max_iter)
+    index = list(range(len(task_acc))) if layer_names is None else list(layer_names)
+    if len(index) != len(task_acc):
+        raise ValueError(f"layer_names has {len(index)} names for {len(task_acc)} layers")
+    return pd.DataFrame({"task": task_acc, "control": control_acc,
+                         "selectivity": selectivity(task_acc, control_acc)},
+                        index=pd.Index(index, name="layer"))
+
+
+def plot_probe_accuracy(table, majority: float,
+                        reference: Mapping[str, tuple[float, float]] | None = None,
+                        title: str = "Part-of-speech probes, layer by layer", ax=None,
+                        others: Mapping[str, object] | None = None, name: str = "encoder"):
+    """Task and control accuracy per layer, with the majority-class line.
+
+    Colour says which labels (task or control, the book's colours), line
+    style which representation: solid with markers for ``table``, dash-dot
+    with triangles for each of ``others``, dashed without markers for a
+    static ``reference``.
+
+    Args:
+        table: output of :func:`probe_table` (integer layer index).
+        majority: majority-class test accuracy (:func:`majority_baseline`).
+        reference: ``{name: (task accuracy, control accuracy)}`` drawn as
+            horizontal lines, e.g. GloVe.
+        title: the figure title.
+        ax: matplotlib axes to draw on (a new figure by default).
+        others: ``{name: probe_table}`` of other layered models (e.g. the
+            biLM), drawn on the same layer axis.
+        name: the legend name of ``table``.
+
+    Returns:
+        The matplotlib axes.
+    """
+    import matplotlib.pyplot as plt
+
+    from .runtime import COLORS
+
+    if not 0.0 <= majority <= 1.0:
+        raise ValueError(f"majority must be an accuracy in [0, 1], got {majority!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.6))
+    series = [(name, table, dict(ls="-", marker="o"))]
+    series += [(n, t, dict(ls="-.", marker="^")) for n, t in (others or {}).items()]
+    for label, t, style in series:
+        ax.plot(t.index, t["task"], color=COLORS["pretrained"], label=f"{label}, POS task",
+                **style)
+        ax.plot(t.index, t["control"], color=COLORS["control"], label=f"{label}, control",
+                **style)
+    for label, (task, control) in (reference or {}).items():
+        ax.axhline(task, ls="--", lw=1.2, color=COLORS["pretrained"], label=f"{label}, POS task")
+        ax.axhline(control, ls="--", lw=1.2, color=COLORS["control"],
+                   label=f"{label}, control")
+    ax.axhline(majority, ls=":", color=COLORS["other"], label="majority class")
+    depth = max(len(t) for _, t, _ in series)
+    ax.set_xticks(list(range(depth)))
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("test accuracy (fraction of words)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8, ncol=2)
+    return ax

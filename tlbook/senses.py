@@ -1,0 +1,641 @@
+"""Word senses of "bank": labelled sentences, separation measures, a 1-NN classifier.
+
+Used in chapter "Bank-sense separation".
+
+A static embedding gives "bank" one vector whatever the sentence; a contextual
+encoder gives it one vector per use. This module measures, layer by layer, how
+far those per-use vectors sort themselves by meaning:
+
+1. :func:`load_bank_senses` -- our own 99 labelled sentences (financial,
+   river, other), and :func:`load_brown_bank_senses` -- the 76 Brown
+   sentences with "bank", labelled by hand;
+2. :func:`glove_target_vectors`, :func:`bilm_target_vectors` -- the target
+   word's vector from a static table and from the biLM (for the encoder, use
+   :func:`tlbook.hidden_states.hidden_states_by_layer`);
+3. :func:`separation_ratio` -- mean between-sense over mean within-sense
+   cosine distance; :func:`pca_by_layer` -- 2-D pictures;
+4. :func:`nn_sense_predictions`, :func:`nn_sense_accuracy`,
+   :func:`separation_by_layer` -- a 1-nearest-neighbour word-sense classifier
+   under stratified cross-validation, per layer;
+5. :class:`SenseClassifier` -- the same rule fitted on one encoder layer,
+   for sentences a reader types in;
+6. :func:`plot_pca_by_layer`, :func:`plot_separation_by_layer` -- the
+   chapter's figures, in the book's sense colours.
+
+Distances are cosine distances, ``1 - cos(u, v)``, throughout: they ignore a
+vector's length, which in transformer layers varies with things other than
+meaning (a few outlier dimensions, the position in the sentence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from typing import NamedTuple
+
+import numpy as np
+
+from .runtime import COLORS
+
+__all__ = [
+    "SENSES",
+    "MAIN_SENSES",
+    "SenseExample",
+    "tokenize",
+    "load_bank_senses",
+    "load_brown_bank_senses",
+    "glove_target_vectors",
+    "bilm_target_vectors",
+    "separation_ratio",
+    "pca_by_layer",
+    "nn_sense_predictions",
+    "nn_sense_accuracy",
+    "separation_by_layer",
+    "SenseClassifier",
+    "plot_pca_by_layer",
+    "plot_separation_by_layer",
+]
+
+SENSES: tuple[str, ...] = ("financial", "river", "other")
+"""The sense labels: a financial institution, the side of a river (or any
+body of water), and everything else ("bank on", a bank of fog or switches, a
+plane banking, a place name)."""
+
+MAIN_SENSES: tuple[str, ...] = ("financial", "river")
+"""The two senses the measures compare; ``other`` is only drawn."""
+
+_TOKEN = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
+_SAME = 1e-9  # cosine distances this small count as zero (rounding of identical vectors)
+
+
+class SenseExample(NamedTuple):
+    """One use of a word in a sentence, with its sense.
+
+    Attributes:
+        id: ``"fin01"`` for our sentences, ``"<file>:<k>"`` for the ``k``-th
+            Brown sentence with "bank" in corpus file ``file``.
+        words: the sentence's tokens.
+        target: index of the target word in ``words``.
+        sense: one of :data:`SENSES`.
+        source: ``"tlbook"`` for our sentences, the Brown genre otherwise.
+    """
+
+    id: str
+    words: list[str]
+    target: int
+    sense: str
+    source: str
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into words and punctuation marks, Brown style.
+
+    Words keep inner apostrophes and hyphens (``"don't"``, ``"drive-in"``);
+    every other non-space character is a token of its own.
+
+    >>> tokenize("Don't bank on it.")
+    ["Don't", 'bank', 'on', 'it', '.']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return _TOKEN.findall(text)
+
+
+def _find(words: Sequence[str], word: str) -> int:
+    """Index of the first token equal to ``word`` ignoring case, or -1."""
+    word = word.lower()
+    return next((i for i, w in enumerate(words) if w.lower() == word), -1)
+
+
+def _read_tsv(name: str) -> list[dict[str, str]]:
+    text = resources.files("tlbook").joinpath("assets", name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+def load_bank_senses(word: str = "bank") -> list[SenseExample]:
+    """Our labelled sentences (``tlbook/assets/bank_senses.tsv``).
+
+    99 sentences written for the book: 44 financial, 44 river, 11 other. Each
+    has exactly one token "bank" (any case), which is the target; its position
+    in the sentence varies, and so does the sentence length.
+
+    Args:
+        word: the target word; only ``"bank"`` has a labelled set.
+
+    Returns:
+        ``list[SenseExample]`` in file order (financial, river, other).
+    """
+    if word != "bank":
+        raise ValueError(f"word must be 'bank' (the only labelled set), got {word!r}")
+    out = []
+    for row in _read_tsv("bank_senses.tsv"):
+        words = tokenize(row["sentence"])
+        out.append(SenseExample(row["id"], words, _find(words, word), row["sense"], "tlbook"))
+    return out
+
+
+def load_brown_bank_senses() -> list[SenseExample]:
+    """The Brown sentences with the token "bank", with hand-labelled senses.
+
+    The labels (``tlbook/assets/brown_bank_senses.tsv``, one per sentence of
+    ``tlbook.data.sentences_containing("bank")``) are keyed by corpus file and
+    the sentence's rank among that file's "bank" sentences; the stored text is
+    compared with the corpus so a changed corpus cannot silently shift labels.
+    The target is the first "bank" of the sentence. Place names ("Red Bank"),
+    a cloud bank, a bank of windows, a faro bank and a railway embankment are
+    ``other``.
+
+    Returns:
+        76 ``SenseExample`` in corpus order: 52 financial, 18 river, 6 other.
+
+    Raises:
+        ValueError: a corpus sentence has no label or its text differs.
+    """
+    from .data import sentences_containing
+
+    labels = {(r["file"], int(r["key"])): r for r in _read_tsv("brown_bank_senses.tsv")}
+    seen: dict[str, int] = {}
+    out = []
+    for s in sentences_containing("bank"):
+        k = seen.get(s.file, 0)
+        seen[s.file] = k + 1
+        row = labels.get((s.file, k))
+        if row is None or row["sentence"] != " ".join(s.words):
+            raise ValueError(f"brown_bank_senses.tsv has no matching label for sentence {k} "
+                             f"with 'bank' in Brown file {s.file}")
+        out.append(SenseExample(f"{s.file}:{k}", list(s.words), _find(s.words, "bank"),
+                                row["sense"], s.genre))
+    return out
+
+
+# ------------------------------------------------------------------ target vectors
+
+
+def _check_examples(examples) -> None:
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) or not examples:
+        raise ValueError("examples must be a non-empty list of SenseExample")
+    if not all(hasattr(e, "words") and hasattr(e, "target") for e in examples):
+        raise ValueError("examples must be SenseExample records (with .words and .target)")
+
+
+def glove_target_vectors(keyed_vectors, examples: Sequence[SenseExample]) -> np.ndarray:
+    """The static vector of each example's target word (lower-cased).
+
+    Args:
+        keyed_vectors: a gensim ``KeyedVectors`` (:func:`tlbook.models.load_glove`).
+        examples: the sentences.
+
+    Returns:
+        float32 array ``(1, n_examples, dim)``: one "layer", so it fits
+        :func:`separation_by_layer`. The same word gives the same row every time.
+    """
+    _check_examples(examples)
+    words = [e.words[e.target].lower() for e in examples]
+    missing = sorted({w for w in words if w not in keyed_vectors.key_to_index})
+    if missing:
+        raise ValueError(f"examples have target words the keyed_vectors lack: {missing}")
+    return np.stack([keyed_vectors[w] for w in words])[None].astype(np.float32)
+
+
+def bilm_target_vectors(bilm, examples: Sequence[SenseExample]) -> np.ndarray:
+    """The biLM's vectors of each example's target word, every layer.
+
+    Args:
+        bilm: a :class:`tlbook.bilm.BiLM`.
+        examples: the sentences.
+
+    Returns:
+        float32 array ``(num_layers + 1, n_examples, 2 * hidden_dim)``; layer
+        0 is the context-free token layer (see
+        :func:`tlbook.bilm.contextual_vectors`).
+    """
+    from .bilm import contextual_vectors
+
+    _check_examples(examples)
+    per_sentence = contextual_vectors(bilm, [list(e.words) for e in examples])
+    return np.stack([v[:, e.target] for v, e in zip(per_sentence, examples)], axis=1)
+
+
+# ------------------------------------------------------------------ measures
+
+
+def _as_matrix(vectors, senses) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"vectors must have shape (n_examples, dim) with n_examples >= 2, "
+                         f"got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("vectors must be finite")
+    y = np.asarray(senses, dtype=object)
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"senses must have one label per row of vectors ({len(x)}), "
+                         f"got {len(y)}")
+    return x, y
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("vectors must not contain all-zero rows (cosine is undefined)")
+    return x / norms
+
+
+def separation_ratio(vectors, senses: Sequence[str]) -> float:
+    """Mean between-sense over mean within-sense cosine distance.
+
+    Between: the mean of ``1 - cos(u, v)`` over all pairs with different
+    senses; within: over all pairs of distinct examples with the same sense.
+    A ratio above 1 means uses of one sense are closer to each other than to
+    uses of the other sense; 1 means the senses do not separate at all.
+
+    Args:
+        vectors: ``(n_examples, dim)``, one vector per use.
+        senses: ``n_examples`` labels, at least two different ones, and at
+            least one label used twice.
+
+    Returns:
+        The ratio (float). When every distance is zero, as when all vectors
+        are the same (a static embedding), nothing separates and the ratio is
+        1.0; when only the within-sense distances are zero it is ``inf``.
+    """
+    x, y = _as_matrix(vectors, senses)
+    labels, counts = np.unique(y.astype(str), return_counts=True)
+    if len(labels) < 2:
+        raise ValueError(f"senses must contain at least two different labels, got {list(labels)}")
+    if counts.max() < 2:
+        raise ValueError("senses must repeat at least one label (no within-sense pairs)")
+    u = _unit_rows(x)
+    dist = np.clip(1.0 - u @ u.T, 0.0, 2.0)
+    same = y[:, None] == y[None, :]
+    off_diagonal = ~np.eye(len(y), dtype=bool)
+    within = dist[same & off_diagonal].mean()
+    between = dist[~same].mean()
+    if within <= _SAME:
+        return 1.0 if between <= _SAME else float("inf")
+    return float(between / within)
+
+
+def pca_by_layer(vectors, n_components: int = 2) -> np.ndarray:
+    """Principal-component coordinates, fitted separately at every layer.
+
+    Each component's sign is fixed so that its largest loading is positive,
+    which makes the pictures the same from run to run.
+
+    Args:
+        vectors: ``(n_layers, n_examples, dim)``.
+        n_components: how many components to keep.
+
+    Returns:
+        float64 array ``(n_layers, n_examples, n_components)``.
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"vectors must have shape (n_layers, n_examples, dim), got {x.shape}")
+    if not isinstance(n_components, int) or not 1 <= n_components <= min(x.shape[1:]):
+        raise ValueError(f"n_components must be an int in [1, {min(x.shape[1:])}], "
+                         f"got {n_components!r}")
+    out = np.empty(x.shape[:2] + (n_components,))
+    for layer, xl in enumerate(x):
+        centred = xl - xl.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        axes = vt[:n_components]
+        signs = np.sign(axes[np.arange(n_components), np.abs(axes).argmax(axis=1)])
+        out[layer] = centred @ (axes * signs[:, None]).T
+    return out
+
+
+def _nearest_sense(train: np.ndarray, train_senses: np.ndarray, test: np.ndarray,
+                   labels: Sequence[str]) -> np.ndarray:
+    """1-NN by cosine on unit rows; equally near neighbours vote, and a tied
+    vote goes to the label that comes first in ``labels``."""
+    sims = test @ train.T
+    tied = sims >= sims.max(axis=1, keepdims=True) - _SAME
+    votes = np.stack([(tied & (train_senses == s)[None]).sum(axis=1) for s in labels], axis=1)
+    return np.asarray(labels, dtype=object)[votes.argmax(axis=1)]
+
+
+def _check_folds(folds, seed, y: np.ndarray) -> None:
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+        raise ValueError(f"folds must be an int >= 2, got {folds!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    _, counts = np.unique(y.astype(str), return_counts=True)
+    if len(counts) < 2:
+        raise ValueError("senses must contain at least two different labels")
+    if counts.min() < folds:
+        raise ValueError(f"folds ({folds}) must not exceed the number of examples of the "
+                         f"rarest sense ({counts.min()})")
+
+
+def nn_sense_predictions(vectors, senses: Sequence[str], folds: int = 5,
+                         seed: int = 0) -> np.ndarray:
+    """Cross-validated 1-nearest-neighbour sense predictions (cosine).
+
+    The examples are split into ``folds`` stratified folds (each keeps the
+    sense proportions; scikit-learn's ``StratifiedKFold`` with a fixed
+    shuffle); every example is predicted once, from the examples of the other
+    folds, as the sense of its most cosine-similar neighbour. Neighbours that
+    are equally near vote, so identical vectors predict the majority sense of
+    the training folds.
+
+    Args:
+        vectors: ``(n_examples, dim)``.
+        senses: ``n_examples`` labels.
+        folds: number of folds, at least 2 and at most the count of the
+            rarest sense.
+        seed: the shuffle before splitting.
+
+    Returns:
+        object array ``(n_examples,)`` of predicted senses.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    x, y = _as_matrix(vectors, senses)
+    _check_folds(folds, seed, y)
+    u = _unit_rows(x)
+    labels = sorted(set(y.astype(str)))
+    pred = np.empty(len(y), dtype=object)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(u, y.astype(str)):
+        pred[test] = _nearest_sense(u[train], y[train], u[test], labels)
+    return pred
+
+
+def nn_sense_accuracy(vectors, senses: Sequence[str], folds: int = 5, seed: int = 0) -> float:
+    """Share of examples whose cross-validated 1-NN sense is right.
+
+    See :func:`nn_sense_predictions` for the arguments. With two balanced
+    senses, chance is 0.5; with skewed senses, always guessing the majority
+    sense already scores its share.
+    """
+    y = np.asarray(senses, dtype=object)
+    return float(np.mean(nn_sense_predictions(vectors, senses, folds, seed) == y))
+
+
+def separation_by_layer(vectors, senses: Sequence[str], folds: int = 5, seed: int = 0,
+                        include: Sequence[str] = MAIN_SENSES):
+    """Separation ratio and 1-NN accuracy at every layer.
+
+    Args:
+        vectors: ``(n_layers, n_examples, dim)``.
+        senses: ``n_examples`` labels.
+        folds, seed: as in :func:`nn_sense_predictions`.
+        include: the senses compared; examples with other senses are left
+            out (by default the two main senses).
+
+    Returns:
+        ``pandas.DataFrame`` indexed by ``layer`` with columns ``ratio`` and
+        ``accuracy``.
+    """
+    import pandas as pd
+
+    x = np.asarray(vectors)
+    if x.ndim != 3:
+        raise ValueError(f"vectors must have shape (n_layers, n_examples, dim), got {x.shape}")
+    y = np.asarray(senses, dtype=object)
+    if len(y) != x.shape[1]:
+        raise ValueError(f"senses must have one label per example ({x.shape[1]}), got {len(y)}")
+    if isinstance(include, str) or not set(include) <= set(SENSES):
+        raise ValueError(f"include must be a list of senses from {SENSES}, got {include!r}")
+    keep = np.isin(y.astype(str), list(include))
+    rows = [{"layer": layer, "ratio": separation_ratio(xl[keep], y[keep]),
+             "accuracy": nn_sense_accuracy(xl[keep], y[keep], folds, seed)}
+            for layer, xl in enumerate(x)]
+    return pd.DataFrame(rows).set_index("layer")
+
+
+# ------------------------------------------------------------------ classifier
+
+
+class SenseClassifier:
+    """A 1-nearest-neighbour sense classifier on one layer of an encoder.
+
+    ``fit`` stores the unit-length vectors of the labelled uses at ``layer``;
+    a new use gets the sense of its most cosine-similar stored use (equally
+    near ones vote).
+
+    Args:
+        model, tokenizer: a transformers encoder and its fast tokenizer
+            (:func:`tlbook.models.load_encoder`).
+        layer: which hidden state, 0 (embeddings) to ``num_hidden_layers``.
+        pooling: ``"first"`` or ``"mean"`` over a word's subword pieces.
+
+    Example::
+
+        clf = SenseClassifier(model, tokenizer, layer=3).fit(load_bank_senses())
+        clf.predict_sentence("We fished from the bank all morning.", "bank")  # "river"
+    """
+
+    def __init__(self, model, tokenizer, layer: int, pooling: str = "first"):
+        n_layers = model.config.num_hidden_layers
+        if not isinstance(layer, (int, np.integer)) or not 0 <= layer <= n_layers:
+            raise ValueError(f"layer must be an int in [0, {n_layers}], got {layer!r}")
+        if pooling not in ("first", "mean"):
+            raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
+        self.model, self.tokenizer = model, tokenizer
+        self.layer, self.pooling = int(layer), pooling
+        self.examples_: list[SenseExample] | None = None
+
+    def _vectors(self, sentences: Sequence[Sequence[str]], targets: Sequence[int]) -> np.ndarray:
+        from .hidden_states import hidden_states_by_layer
+
+        states = hidden_states_by_layer(self.model, self.tokenizer, sentences, targets,
+                                        pooling=self.pooling)
+        return _unit_rows(states[self.layer].astype(np.float64))
+
+    def _vectors_of(self, examples, vectors) -> np.ndarray:
+        if vectors is None:
+            return self._vectors([e.words for e in examples], [e.target for e in examples])
+        x = np.asarray(vectors, dtype=np.float64)
+        hidden = self.model.config.hidden_size
+        if x.shape != (len(examples), hidden):
+            raise ValueError(f"vectors must have shape (n_examples, hidden) = "
+                             f"({len(examples)}, {hidden}), got {x.shape}")
+        return _unit_rows(x)
+
+    def fit(self, examples: Sequence[SenseExample], vectors=None) -> SenseClassifier:
+        """Store the labelled uses (any senses; at least two different ones).
+
+        Args:
+            examples: the labelled sentences.
+            vectors: optional ``(n_examples, hidden)``, the examples' vectors at
+                this layer if already computed (``hidden_states_by_layer(...)
+                [layer]``), which saves encoding them again.
+
+        Returns:
+            ``self``.
+        """
+        _check_examples(examples)
+        if len({e.sense for e in examples}) < 2:
+            raise ValueError("examples must carry at least two different senses")
+        self.vectors_ = self._vectors_of(examples, vectors)
+        self.examples_ = list(examples)
+        self.senses_ = np.asarray([e.sense for e in examples], dtype=object)
+        self.labels_ = sorted(set(self.senses_))
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.examples_ is None:
+            raise ValueError("this SenseClassifier is not fitted yet: call fit(examples) first")
+
+    def predict(self, examples: Sequence[SenseExample], vectors=None) -> np.ndarray:
+        """Predicted senses of records with ``.words`` and ``.target``.
+
+        Args:
+            examples: the sentences.
+            vectors: optional precomputed ``(n_examples, hidden)``, as in :meth:`fit`.
+
+        Returns:
+            object array ``(n_examples,)``.
+        """
+        self._check_fitted()
+        _check_examples(examples)
+        x = self._vectors_of(examples, vectors)
+        return _nearest_sense(self.vectors_, self.senses_, x, self.labels_)
+
+    def score(self, examples: Sequence[SenseExample], vectors=None) -> float:
+        """Accuracy of :meth:`predict` against the examples' ``.sense``."""
+        truth = np.asarray([e.sense for e in examples], dtype=object)
+        return float(np.mean(self.predict(examples, vectors) == truth))
+
+    def _locate(self, sentence: str, target_word: str) -> tuple[list[str], int]:
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise ValueError(f"sentence must be a non-empty str, got {sentence!r}")
+        if not isinstance(target_word, str) or len(tokenize(target_word)) != 1:
+            raise ValueError(f"target_word must be a single word, got {target_word!r}")
+        words = tokenize(sentence)
+        index = _find(words, target_word)
+        if index < 0:
+            raise ValueError(f"target_word {target_word!r} does not occur in the sentence "
+                             f"{sentence!r}")
+        return words, index
+
+    def predict_sentence(self, sentence: str, target_word: str = "bank") -> str:
+        """The predicted sense of ``target_word`` (its first occurrence,
+        ignoring case) in ``sentence``, a plain string.
+
+        Raises:
+            ValueError: ``target_word`` does not occur in ``sentence``.
+        """
+        self._check_fitted()
+        words, index = self._locate(sentence, target_word)
+        return str(_nearest_sense(self.vectors_, self.senses_, self._vectors([words], [index]),
+                                  self.labels_)[0])
+
+    def nearest(self, sentence: str, target_word: str = "bank") -> tuple[SenseExample, float]:
+        """The stored use most similar to ``target_word`` in ``sentence``,
+        and the cosine similarity between the two."""
+        self._check_fitted()
+        words, index = self._locate(sentence, target_word)
+        sims = self.vectors_ @ self._vectors([words], [index])[0]
+        best = int(np.argmax(sims))
+        return self.examples_[best], float(sims[best])
+
+
+# ------------------------------------------------------------------ figures
+
+
+def plot_pca_by_layer(coords, senses: Sequence[str], ncols: int = 4,
+                      title: str = "PCA of the vectors of 'bank', layer by layer"):
+    """One small scatter panel per layer, points coloured by sense.
+
+    Args:
+        coords: ``(n_layers, n_examples, >= 2)`` from :func:`pca_by_layer`.
+        senses: ``n_examples`` labels from :data:`SENSES`.
+        ncols: panels per row.
+        title: the figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    c = np.asarray(coords)
+    y = np.asarray(senses, dtype=object)
+    if c.ndim != 3 or c.shape[2] < 2 or len(y) != c.shape[1]:
+        raise ValueError(f"coords must have shape (n_layers, n_examples, >= 2) matching "
+                         f"{len(y)} senses, got {c.shape}")
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    nrows = -(-len(c) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.9 * nrows + 0.6),
+                             squeeze=False)
+    for layer, ax in enumerate(axes.flat):
+        if layer >= len(c):
+            ax.axis("off")
+            continue
+        for sense in SENSES:
+            mask = y == sense
+            ax.scatter(c[layer, mask, 0], c[layer, mask, 1], s=9, color=COLORS[sense],
+                       label=sense, alpha=0.8)
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("PC 1", fontsize=8)
+        ax.set_ylabel("PC 2", fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, str] | None = None,
+                             chance: float | None = 0.5,
+                             title: str = "How well the senses of 'bank' separate, by layer",
+                             styles: Mapping[str, Mapping] | None = None):
+    """1-NN accuracy (left) and separation ratio (right) against layer.
+
+    Args:
+        tables: model name -> :func:`separation_by_layer` table. A table with
+            a single row (a static embedding) is drawn as a dashed horizontal
+            line across all layers.
+        colors: colour per model name (default: matplotlib's cycle).
+        chance: dotted line on the accuracy panel (``None`` for none).
+        title: the figure title.
+        styles: per model name, extra matplotlib line arguments (``ls``,
+            ``marker``, ...) that override the defaults, so models that share
+            a colour can differ in line style.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(tables, Mapping) or not tables:
+        raise ValueError("tables must be a non-empty dict of name -> separation_by_layer table")
+    colors, styles = colors or {}, styles or {}
+    unknown = sorted(set(colors) - set(tables)) + sorted(set(styles) - set(tables))
+    if unknown:
+        raise ValueError(f"colors and styles must name models in tables {list(tables)}, "
+                         f"got {unknown}")
+    fig, (ax_acc, ax_ratio) = plt.subplots(1, 2, figsize=(9, 3.6))
+    depth = max(len(t) for t in tables.values())
+    for i, (name, table) in enumerate(tables.items()):
+        color = colors.get(name, f"C{i}")
+        for ax, column in ((ax_acc, "accuracy"), (ax_ratio, "ratio")):
+            if len(table) == 1:
+                style = {"ls": "--", **styles.get(name, {})}
+                ax.axhline(table[column].iloc[0], color=color, label=name, **style)
+            else:
+                style = {"marker": "o", "ms": 4, **styles.get(name, {})}
+                ax.plot(table.index, table[column], color=color, label=name, **style)
+    if chance is not None:
+        ax_acc.axhline(chance, ls=":", color="black", lw=1, label="chance")
+    low = min(min(t["accuracy"].min() for t in tables.values()), chance or 1.0)
+    ax_acc.set_ylim(min(0.4, low - 0.05), 1.02)
+    ax_ratio.set_ylim(bottom=min(0.9, min(t["ratio"].min() for t in tables.values()) - 0.1))
+    ax_acc.set_ylabel("1-NN accuracy (cross-validated)")
+    ax_acc.set_title("Nearest-neighbour sense accuracy", fontsize=10)
+    ax_ratio.set_ylabel("between / within cosine distance")
+    ax_ratio.set_title("Separation ratio (1 = no separation)", fontsize=10)
+    for ax in (ax_acc, ax_ratio):
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_xticks(range(depth))
+    ax_acc.legend(loc="center right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
