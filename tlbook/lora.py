@@ -1,0 +1,625 @@
+"""LoRA: low-rank adaptation of pretrained weights.
+
+Chapter "LoRA" derives the method; this module keeps the finished pieces.
+
+A pretrained linear layer computes ``h = W0 x + b`` with ``W0`` of shape
+``(d_out, d_in)``. LoRA (Hu et al., 2021) freezes ``W0`` and learns an update
+of rank ``r``: ``h = W0 x + b + (alpha / r) B A x`` with ``A`` of shape
+``(r, d_in)`` and ``B`` of shape ``(d_out, r)``, ``r(d_in + d_out)`` trainable
+numbers instead of ``d_in d_out``. ``B`` starts at zero, so the adapted model
+starts exactly where the pretrained one was.
+
+- :class:`LoRALinear` wraps one ``nn.Linear``; :func:`add_lora` wraps a
+  model's linear layers by name and freezes everything else;
+  :func:`merge_lora` folds the updates back into plain linear layers.
+- :func:`copy_peft_lora_weights` copies the adapters of a ``peft`` model into
+  a model wrapped by :func:`add_lora`: the chapter and the tests use it to
+  show that both compute the same function.
+- :func:`linear_layer_shapes` and :func:`lora_parameter_count`: what LoRA
+  costs on a real model.
+- :func:`fit` trains whatever parameters require gradients (an adapter, a
+  head, or the whole model) with ``accelerate``; :func:`detokenize`,
+  :func:`lm_blocks`, :func:`lm_loader`, :func:`lm_loss` and :func:`generate_greedy` serve the
+  causal language model; :class:`PeakMemory` and :func:`saved_size` measure
+  what a run costs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["LoRALinear", "add_lora", "merge_lora", "lora_layers", "copy_peft_lora_weights",
+           "lora_parameter_count", "linear_layer_shapes", "fit", "detokenize", "lm_blocks", "lm_loader",
+           "lm_loss", "generate_greedy", "PeakMemory", "saved_size", "METHODS",
+           "train_classifier"]
+
+ALL_LINEAR = "all-linear"
+"""Target every linear layer except the output layer (as ``peft`` does)."""
+
+# Classification heads that "all-linear" leaves alone (peft's convention).
+_HEAD_NAMES = ("classifier", "score")
+
+
+def _check_rank(r) -> None:
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise ValueError(f"r must be a positive int (the rank of the update), got {r!r}")
+
+
+def lora_parameter_count(d_in: int, d_out: int, r: int) -> int:
+    """Trainable numbers of a rank-``r`` update of a ``d_in -> d_out`` layer:
+    ``r * (d_in + d_out)`` (``A`` is ``(r, d_in)``, ``B`` is ``(d_out, r)``)."""
+    _check_rank(r)
+    for name, value in (("d_in", d_in), ("d_out", d_out)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return r * (d_in + d_out)
+
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update.
+
+    ``forward(x) = base(x) + (alpha / r) * dropout(x) @ A.T @ B.T`` for ``x`` of
+    shape ``(..., d_in)``. ``A`` is initialised like a fresh ``nn.Linear``
+    (Kaiming-uniform with ``a = sqrt(5)``, as in ``peft`` and the original
+    LoRA code) and ``B`` with zeros, so the layer first computes exactly what
+    ``base`` computes.
+
+    Args:
+        base: the pretrained layer; its parameters are frozen.
+        r: rank of the update, a positive int.
+        alpha: scale; the update is multiplied by ``alpha / r``.
+        dropout: dropout probability on the input of the update, in [0, 1).
+    """
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
+        _check_rank(r)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+            raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
+        self.base = base
+        self.r, self.alpha, self.scaling = r, alpha, alpha / r
+        w = base.weight
+        self.A = nn.Parameter(torch.empty(r, base.in_features, dtype=w.dtype, device=w.device))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r, dtype=w.dtype, device=w.device))
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.merged = False
+        for p in base.parameters():
+            p.requires_grad = False
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update ``(alpha / r) B A``, shape ``(d_out, d_in)`` like ``base.weight``."""
+        return (self.B @ self.A) * self.scaling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.base(x)
+        if self.merged:
+            return out
+        return out + (self.dropout(x) @ self.A.T @ self.B.T) * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Add the update into ``base.weight``: one matmul per layer at inference."""
+        if self.merged:
+            raise RuntimeError("this LoRALinear is already merged; call unmerge() first")
+        self.base.weight += self.delta_weight()
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Subtract the update again (up to float rounding)."""
+        if not self.merged:
+            raise RuntimeError("this LoRALinear is not merged")
+        self.base.weight -= self.delta_weight()
+        self.merged = False
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}, merged={self.merged}"
+
+
+def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
+    """The :class:`LoRALinear` modules of ``model`` by qualified name."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, new)
+
+
+def add_lora(model: nn.Module, targets: Sequence[str] | str = ("query", "value"), r: int = 8,
+             alpha: float = 16.0, dropout: float = 0.0,
+             train_also: Sequence[str] = ()) -> list[str]:
+    """Wrap the target linear layers of ``model`` in :class:`LoRALinear`, in place.
+
+    Every parameter is frozen except the new ``A`` and ``B`` matrices and the
+    parameters of the modules named in ``train_also`` (e.g. ``("classifier",)``
+    for a new classification head, which ``peft`` calls ``modules_to_save``).
+
+    Args:
+        model: a ``torch.nn.Module``, e.g. a Hugging Face model.
+        targets: last components of module names (``("query", "value")`` for
+            BERT, ``("q_proj", "v_proj")`` for Llama), or ``"all-linear"``:
+            every ``nn.Linear`` except the output layer, a classification head
+            named ``classifier`` or ``score``, and the ``train_also`` modules.
+        r, alpha, dropout: as in :class:`LoRALinear`.
+        train_also: qualified names of modules that train in full.
+
+    Returns:
+        The qualified names of the wrapped layers, in module order.
+
+    Raises:
+        ValueError: ``r`` is not a positive int; a target names no linear
+            layer (the message lists those available); a ``train_also`` name
+            is not a module; the model already has LoRA layers.
+    """
+    _check_rank(r)
+    if lora_layers(model):
+        raise ValueError("model already has LoRA layers; merge_lora(model) first or start "
+                         "from a fresh model")
+    if isinstance(train_also, str):
+        train_also = (train_also,)
+    modules = dict(model.named_modules())
+    bad = [n for n in train_also if n not in modules or not n]
+    if bad:
+        raise ValueError(f"train_also names no module of this model: {bad}; top-level "
+                         f"modules are {[n for n, _ in model.named_children()]}")
+    linear = {n: m for n, m in modules.items() if isinstance(m, nn.Linear)}
+    available = sorted({_leaf(n) for n in linear})
+    if isinstance(targets, str):
+        if targets != ALL_LINEAR:
+            raise ValueError(f"targets must be {ALL_LINEAR!r} or a list of names among "
+                             f"{available}, got {targets!r}")
+        skip = set(train_also) | {n for n, _ in model.named_children() if n in _HEAD_NAMES}
+        out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        chosen = [n for n, m in linear.items() if m is not out
+                  and not any(n == s or n.startswith(s + ".") for s in skip)]
+    else:
+        targets = list(targets)
+        unknown = [t for t in targets if t not in available]
+        if not targets or unknown:
+            raise ValueError(f"targets {unknown or targets} name no linear layer of this model; "
+                             f"available: {available} (or {ALL_LINEAR!r})")
+        chosen = [n for n in linear if _leaf(n) in targets]
+    for p in model.parameters():
+        p.requires_grad = False
+    for name in chosen:
+        _replace(model, name, LoRALinear(linear[name], r=r, alpha=alpha, dropout=dropout))
+    for name in train_also:
+        for p in model.get_submodule(name).parameters():
+            p.requires_grad = True
+    return chosen
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold every LoRA update into its base layer and put the plain
+    ``nn.Linear`` back (what ``peft``'s ``merge_and_unload`` does).
+
+    Returns:
+        ``model`` (changed in place): same architecture as before
+        :func:`add_lora`, no extra cost at inference.
+    """
+    for name, layer in lora_layers(model).items():
+        if not layer.merged:
+            layer.merge()
+        _replace(model, name, layer.base)
+    return model
+
+
+@torch.no_grad()
+def copy_peft_lora_weights(model: nn.Module, peft_model, adapter: str = "default") -> int:
+    """Copy ``A``, ``B`` and the fully trained modules of a ``peft`` LoRA
+    model into ``model`` (wrapped by :func:`add_lora` with the same targets).
+
+    Returns:
+        The number of LoRA layers copied.
+
+    Raises:
+        ValueError: a layer of ``model`` has no LoRA counterpart in
+            ``peft_model``, or their shapes or scalings differ.
+    """
+    inner = peft_model.base_model.model
+    ours = lora_layers(model)
+    for name, layer in ours.items():
+        try:
+            src = inner.get_submodule(name)
+            src_a, src_b = src.lora_A[adapter].weight, src.lora_B[adapter].weight
+        except (AttributeError, KeyError):
+            raise ValueError(f"peft_model has no LoRA adapter {adapter!r} at {name!r}") from None
+        if src_a.shape != layer.A.shape or src_b.shape != layer.B.shape:
+            raise ValueError(f"{name}: shapes differ, ours A{tuple(layer.A.shape)} "
+                             f"B{tuple(layer.B.shape)}, peft A{tuple(src_a.shape)} "
+                             f"B{tuple(src_b.shape)}")
+        if not math.isclose(src.scaling[adapter], layer.scaling):
+            raise ValueError(f"{name}: scaling differs, ours {layer.scaling}, "
+                             f"peft {src.scaling[adapter]}")
+        layer.A.copy_(src_a)
+        layer.B.copy_(src_b)
+    for name, module in inner.named_modules():
+        saved = getattr(module, "modules_to_save", None)
+        if isinstance(saved, nn.ModuleDict) and adapter in saved:
+            model.get_submodule(name).load_state_dict(saved[adapter].state_dict())
+    return len(ours)
+
+
+def _kind(name: str) -> str:
+    """``bert.encoder.layer.3.attention.self.query`` -> ``attention.self.query``:
+    the part after the last layer index, or the whole name if there is none."""
+    parts = name.split(".")
+    idx = [i for i, p in enumerate(parts) if p.isdigit()]
+    return ".".join(parts[idx[-1] + 1:]) if idx else name
+
+
+def linear_layer_shapes(model: nn.Module):
+    """Every kind of linear layer in ``model``, with its shape and how often it occurs.
+
+    Returns:
+        ``pandas.DataFrame`` with columns ``name`` (the module name after the
+        last layer index, e.g. ``attention.self.query`` or ``self_attn.q_proj``;
+        the full name for modules outside the repeated layers, e.g.
+        ``classifier``; a layer wrapped by :class:`LoRALinear` counts under
+        its own name), ``d_in``, ``d_out`` and ``layers`` (how many modules
+        have that name and shape), in order of first appearance.
+    """
+    import pandas as pd
+
+    rows: dict[tuple[str, int, int], int] = {}
+    wrapped = {f"{n}.base": n for n in lora_layers(model)}
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            key = (_kind(wrapped.get(name, name)), m.in_features, m.out_features)
+            rows[key] = rows.get(key, 0) + 1
+    return pd.DataFrame([(*k, v) for k, v in rows.items()],
+                        columns=["name", "d_in", "d_out", "layers"])
+
+
+# ------------------------------------------------------------------ training
+
+
+def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: float = 0.1,
+        weight_decay: float = 0.0, max_grad_norm: float = 1.0, seed: int = 0,
+        mixed_precision: str | None = None, progress: bool = True) -> list[float]:
+    """Train the parameters of ``model`` that require gradients.
+
+    The loss is the model's own (``model(**batch).loss``), so the same loop
+    trains a classifier (batches with ``labels``) and a causal language model
+    (batches with ``labels`` = ``input_ids``). AdamW, linear warm-up then
+    linear decay, gradient clipping; ``accelerate`` places model and batches
+    and runs mixed precision on a GPU.
+
+    Args:
+        model: e.g. after :func:`add_lora`, ``peft.get_peft_model``, or with
+            all parameters trainable for full fine-tuning.
+        loader: a DataLoader of dict batches, e.g. from
+            :func:`tlbook.finetune.make_loader` or :func:`lm_loader`.
+        lr: peak learning rate, positive.
+        epochs: passes over ``loader``, an int >= 1.
+        warmup_ratio: share of the steps with a linear warm-up, in [0, 1).
+        weight_decay: AdamW weight decay.
+        max_grad_norm: clip the gradient norm to this (``None``: no clipping).
+        seed: seeds torch before training (dropout masks).
+        mixed_precision: ``None`` (bf16 on a GPU that has it, else none),
+            ``"no"``, ``"bf16"`` or ``"fp16"``.
+        progress: show a tqdm bar (silent when ``TQDM_DISABLE`` is set).
+
+    Returns:
+        The training loss of every step. The model is left in eval mode.
+    """
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from .finetune import _auto_precision
+
+    if not lr > 0:
+        raise ValueError(f"lr must be a positive float, got {lr!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if not 0 <= warmup_ratio < 1:
+        raise ValueError(f"warmup_ratio must be a float in [0, 1), got {warmup_ratio!r}")
+    if mixed_precision not in (None, "no", "bf16", "fp16"):
+        raise ValueError(f"mixed_precision must be None, 'no', 'bf16' or 'fp16', "
+                         f"got {mixed_precision!r}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no parameter that requires gradients: nothing to train")
+    torch.manual_seed(seed)
+    accelerator = Accelerator(mixed_precision=_auto_precision(mixed_precision))
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    total = len(loader) * epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * total), total)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    losses = []
+    model.train()
+    with tqdm(total=total, disable=not progress) as bar:
+        for _ in range(epochs):
+            for batch in loader:
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if max_grad_norm is not None:
+                    accelerator.clip_grad_norm_(params, max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss.item())
+                bar.update(1)
+    model.eval()
+    return losses
+
+
+METHODS = ("head", "lora", "full")
+"""What :func:`train_classifier` trains: the new head only, LoRA adapters (with
+the head), or every parameter."""
+
+
+def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
+                     batch_size: int = 32, max_length: int = 64, r: int = 8,
+                     alpha: float = 16.0, targets: Sequence[str] | str = ("query", "value"),
+                     seed: int = 0, profile: str | None = None) -> dict:
+    """Fine-tune a fresh copy of the profile's encoder one way and score it.
+
+    Every method starts from the same weights (the new head is drawn from
+    ``seed``), sees the same batches in the same order and is trained by
+    :func:`fit` (no weight decay, 10% warm-up); only what trains and the
+    learning rate differ. LoRA comes from ``peft`` (``task_type="SEQ_CLS"``,
+    so the head trains too).
+
+    Args:
+        method: one of :data:`METHODS`.
+        train, test: ``datasets.Dataset`` with ``text`` and ``label``.
+        lr, epochs, batch_size, max_length, seed: the training run.
+        r, alpha, targets: the LoRA adapters (ignored by the other methods).
+        profile: which encoder (``None``: the current profile).
+
+    Returns:
+        ``{"method", "accuracy", "trainable", "total", "seconds", "peak_mb",
+        "saved_bytes", "losses", "model", "tokenizer"}``: ``total`` counts the
+        parameters of the model as it runs (with adapters), ``peak_mb`` the
+        memory of training (:class:`PeakMemory`), ``saved_bytes`` what must be
+        stored for this task: the adapter folder (LoRA), the head's weights
+        (head), or the whole model folder (full).
+    """
+    import tempfile
+    import time
+
+    import numpy as np
+    from safetensors.torch import save_file
+
+    from .finetune import make_loader, predict
+    from .models import load_encoder
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    torch.manual_seed(seed)
+    model, tok = load_encoder(profile=profile, num_labels=2)
+    if method == "lora":
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        targets = targets if isinstance(targets, str) else list(targets)
+        model = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, target_modules=targets,
+                                                 task_type=TaskType.SEQ_CLS))
+    else:
+        for name, p in model.named_parameters():
+            p.requires_grad = method == "full" or name.startswith("classifier.")
+    loader = make_loader(train["text"], tok, list(train["label"]), batch_size, max_length,
+                         shuffle_seed=seed)
+    with PeakMemory() as mem:
+        start = time.perf_counter()
+        losses = fit(model, loader, lr=lr, epochs=epochs, seed=seed, progress=False)
+        seconds = time.perf_counter() - start
+    pred, _ = predict(model, tok, test["text"], max_length=max_length)
+    with tempfile.TemporaryDirectory() as tmp:
+        if method == "head":
+            save_file({n: p.detach().contiguous() for n, p in model.named_parameters()
+                       if p.requires_grad}, f"{tmp}/head.safetensors")
+        else:
+            model.save_pretrained(tmp)
+        size = saved_size(tmp)
+    return {"method": method, "accuracy": float(np.mean(pred == np.asarray(test["label"]))),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "total": sum(p.numel() for p in model.parameters()), "seconds": seconds,
+            "peak_mb": mem.peak_mb, "saved_bytes": size, "losses": losses, "model": model,
+            "tokenizer": tok}
+
+
+# ------------------------------------------------------------------ causal LM
+
+
+_SPACE_BEFORE = re.compile(r" ([,.;:?!)\]}%])")
+_SPACE_AFTER = re.compile(r"([(\[{$]) ")
+
+
+def detokenize(words: Sequence[str]) -> str:
+    """Running text from corpus tokens (Brown's conventions): no space before
+    punctuation, ````word''`` becomes ``"word"``. For feeding a language model
+    text that looks like text, not like a tokenised corpus."""
+    if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+        raise TypeError("words must be a sequence of str")
+    text = " ".join(words).replace("`` ", '"').replace(" ''", '"')
+    text = text.replace("``", '"').replace("''", '"')
+    return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", text))
+
+
+def lm_blocks(texts: Sequence[str], tokenizer, block_size: int = 64) -> list[list[int]]:
+    """Token ids of ``texts`` joined (each text followed by the end-of-text
+    token) and cut into blocks of ``block_size``; the incomplete last block
+    is dropped, so no block needs padding.
+
+    Returns:
+        ``list`` of ``len(ids) // block_size`` lists of ``block_size`` ints.
+    """
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a sequence of str")
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
+        raise ValueError(f"block_size must be an int >= 2, got {block_size!r}")
+    eos = tokenizer.eos_token_id
+    ids: list[int] = []
+    for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
+        ids += row + ([eos] if eos is not None else [])
+    n = len(ids) // block_size
+    return [ids[i * block_size:(i + 1) * block_size] for i in range(n)]
+
+
+def lm_loader(blocks: Sequence[Sequence[int]], batch_size: int = 8,
+              shuffle_seed: int | None = None):
+    """A DataLoader of causal-LM batches: ``input_ids``, ``attention_mask`` and
+    ``labels`` (= ``input_ids``; the model shifts them), each
+    ``(batch, block_size)``. With ``shuffle_seed`` the blocks are shuffled
+    once, reproducibly; without, they keep their order."""
+    if not blocks:
+        raise ValueError("blocks is empty: give more text or a smaller block_size")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    data = torch.tensor([list(b) for b in blocks], dtype=torch.long)
+    if shuffle_seed is not None:
+        data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(shuffle_seed))]
+
+    def collate(rows):
+        ids = torch.stack(rows)
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+
+    return torch.utils.data.DataLoader(list(data), batch_size=batch_size, collate_fn=collate)
+
+
+@torch.no_grad()
+def lm_loss(model: nn.Module, loader) -> float:
+    """Mean next-token cross-entropy (nats per token) of ``model`` on ``loader``;
+    ``exp`` of it is the perplexity."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, n = 0.0, 0
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        tokens = batch["labels"][:, 1:].numel()
+        total += model(**batch).loss.item() * tokens
+        n += tokens
+    model.train(was_training)
+    return total / n
+
+
+@torch.no_grad()
+def generate_greedy(model: nn.Module, tokenizer, prompts: Sequence[str],
+                    max_new_tokens: int = 30) -> list[str]:
+    """Greedy continuations (deterministic) of each prompt, without the prompt."""
+    if isinstance(prompts, str):
+        raise TypeError("prompts must be a list of str, not a single str")
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for prompt in prompts:
+        enc = tokenizer(prompt, return_tensors="pt").to(device)
+        ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                             temperature=None, top_p=None, top_k=None,
+                             pad_token_id=tokenizer.eos_token_id)
+        out.append(tokenizer.decode(ids[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+    return out
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import psutil  # not on Linux: psutil, if installed
+
+        return psutil.Process().memory_info().rss
+
+
+def _release_free_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:  # glibc keeps freed memory; give it back so the baseline is honest
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak memory used inside a ``with`` block, above what was in use when it began.
+
+    On a CUDA device this is ``torch.cuda.max_memory_allocated``; on the CPU
+    it is the process's resident set size, sampled every ``interval``
+    seconds in a background thread (so a peak shorter than that can be
+    missed). Run variants to be compared in the same way: a fresh process
+    each is the cleanest (see ``benchmarks/lora_vs_full_causal_lm.py``).
+
+    Example::
+
+        with PeakMemory() as mem:
+            fit(model, loader, lr=1e-3)
+        print(mem.peak_mb)
+    """
+
+    def __init__(self, device: str | None = None, interval: float = 0.005):
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
+        self.device, self.interval = device, interval
+        self.peak_bytes = 0
+
+    def __enter__(self) -> PeakMemory:
+        _release_free_memory()
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self._base = torch.cuda.memory_allocated()
+            return self
+        self._base = self._max = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._max = max(self._max, _rss_bytes())
+
+    def __exit__(self, *exc) -> None:
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            self.peak_bytes = torch.cuda.max_memory_allocated() - self._base
+            return
+        self._stop.set()
+        self._thread.join()
+        self._max = max(self._max, _rss_bytes())
+        self.peak_bytes = self._max - self._base
+
+    @property
+    def peak_mb(self) -> float:
+        """The peak in megabytes (10**6 bytes)."""
+        return self.peak_bytes / 1e6
+
+
+def saved_size(path: str | Path) -> int:
+    """Bytes on disk of a file, or of every file under a folder."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    if not path.is_dir():
+        raise ValueError(f"path {str(path)!r} is neither a file nor a folder")
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
