@@ -217,3 +217,24 @@ def test_analogy_evaluation_agrees_with_gensim():
     assert ours["accuracy"] == pytest.approx(score, abs=1 / answered)
     assert ours["coverage"] == pytest.approx(answered / 19544)
     assert 0.3 < ours["accuracy"] < 0.9
+
+
+def test_chapter_checks_accept_right_answers_and_reject_wrong_ones(capsys):
+    from tlbook.exercises import check
+
+    # Window 3, full windows: 6 contexts per center, minus 1 + 2 + 3 missing at each end.
+    n = len(data.brown_sentences()[0].words)
+    assert n >= 6
+    assert check("2.1", 6 * n - 12) is True
+    assert check("2.1", 6 * n) is False
+
+    def loss(v_c, u_o, u_neg):
+        return np.logaddexp(0, -(u_o @ v_c)) + np.logaddexp(0, u_neg @ v_c).sum()
+
+    def wrong_sign(v_c, u_o, u_neg):
+        return np.logaddexp(0, -(u_o @ v_c)) + np.logaddexp(0, -(u_neg @ v_c)).sum()
+
+    assert check("2.3", loss) is True
+    assert check("2.3", wrong_sign) is False
+    out = capsys.readouterr().out
+    assert "Exercise 2.1: correct." in out and "Exercise 2.3: not yet." in out
