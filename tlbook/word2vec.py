@@ -308,10 +308,11 @@ class SkipGram:
 
     Every epoch the training data is drawn afresh with numpy, in a few
     vectorised calls: subsampling, windows, (center, context) pairs, a
-    shuffle. The pairs become two id tensors on the device, and SGD runs
-    over batches of them; the noise words of a batch are drawn on the
-    device from a table (:func:`noise_table`). Nothing else changes between
-    CPU and GPU.
+    shuffle, and ``K`` cells of the noise table (:func:`noise_table`) per
+    pair. These become id tensors on the device, and SGD runs over batches
+    of them, looking the noise words up in the table there. Nothing else
+    changes between CPU and GPU, and a seed draws the same pairs and noise
+    words on both.
 
     Why plain SGD with a linearly decaying learning rate (the original
     recipe) rather than ``torch.optim.SparseAdam``: on CPU, SparseAdam must
@@ -350,8 +351,10 @@ class SkipGram:
         workers: CPU threads that train in parallel (Hogwild); 1 gives
             reproducible vectors. Must be 1 on a GPU.
         seed: seed for initialisation, subsampling, windows, shuffling and
-            noise words: with ``workers=1``, the same seed (and torch thread
-            count) gives the same vectors.
+            noise words: with ``workers=1``, the same seed gives the same
+            vectors (on a CPU each worker uses one torch thread, whatever
+            ``torch.get_num_threads()`` says, so the thread count does not
+            matter).
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``None`` (the best one
             available).
 
