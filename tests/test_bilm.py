@@ -21,6 +21,16 @@ from tlbook.bilm import (BiLM, ScalarMix, TokenTagger, Vocabulary, build_vocabul
                          save_bilm, train_bilm)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Small LSTMs run fastest on one thread, and far slower on two when the
+    # CPU is shared; restore the setting for the other test modules.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def news():
     from tlbook.data import brown_sentences
@@ -319,3 +329,21 @@ def test_shipped_checkpoint_beats_a_unigram_model_on_held_out_files():
         assert reported < 0.6 * meta["held_out_unigram_perplexity"]
         assert 0.7 * reported < ppl < 1.4 * reported  # the sample agrees with the whole set
     json.dumps(meta)  # plain JSON
+
+
+# ------------------------------------------------------------------ exercise checks of the chapter
+
+
+def test_chapter_checks_accept_a_right_scalar_mix_and_reject_wrong_answers(capsys):
+    from tlbook.exercises import check
+
+    def right(layers, logits, gamma):
+        return gamma * (torch.softmax(torch.as_tensor(logits), 0).view(-1, 1, 1) * layers).sum(0)
+
+    def unnormalised(layers, logits, gamma):  # forgets the softmax
+        return gamma * (torch.as_tensor(logits).view(-1, 1, 1) * layers).sum(0)
+
+    assert check("3.3", right)
+    assert not check("3.3", unnormalised)
+    assert not check("3.4", 0.5)  # the most-frequent-tag tagger is far better than chance
+    assert "Exercise 3.3: correct." in capsys.readouterr().out

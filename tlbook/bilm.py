@@ -587,8 +587,11 @@ def predict_gap(model: BiLM, left: Sequence[str], right: Sequence[str], k: int =
         k: how many words to return per direction.
 
     Returns:
-        ``{"forward": [(word, probability), ...], "backward": [...]}``, ``k``
-        entries each, most probable first.
+        ``{"forward": [(word, probability), ...], "backward": [...]}``, the
+        ``k`` most probable vocabulary words per direction, most probable
+        first. The special tokens (``<unk>`` and the sentence markers) are
+        left out of the ranking, not out of the distribution: the
+        probabilities are those of the full softmax.
     """
     _check_positive("k", k)
     left, right = _as_token_lists([left, right], "left and right")
@@ -602,8 +605,8 @@ def predict_gap(model: BiLM, left: Sequence[str], right: Sequence[str], k: int =
     for direction, state in (("forward", forward_states[-1][0, gap - 1]),
                              ("backward", backward_states[-1][0, gap + 1])):
         probs = model.softmax.log_prob(state.unsqueeze(0))[0].exp()
-        top = torch.topk(probs, k)
-        out[direction] = [(model.vocab.words[i], float(p))
+        top = torch.topk(probs[len(SPECIALS):], min(k, len(probs) - len(SPECIALS)))
+        out[direction] = [(model.vocab.words[i + len(SPECIALS)], float(p))
                           for p, i in zip(top.values.tolist(), top.indices.tolist())]
     model.train(was_training)
     return out
@@ -841,7 +844,7 @@ class TokenTagger(nn.Module):
         """``(num_layers, n_tokens, dim)`` -> logits ``(n_tokens, num_tags)``."""
         return self.linear(self.mix((features - self.mean) / self.std))
 
-    def fit(self, features, tags, steps: int = 1000, batch_size: int = 256, lr: float = 5e-3,
+    def fit(self, features, tags, steps: int = 600, batch_size: int = 2048, lr: float = 2e-2,
             weight_decay: float = 1e-4, seed: int = 0) -> TokenTagger:
         """Fit on ``features`` and integer ``tags``.
 
