@@ -265,7 +265,7 @@ class SGNS(torch.nn.Module):
         that occurs several times in the batch (a sparse update: only the
         rows of the batch are touched). The result equals
         ``forward(...).sum().backward()`` followed by ``torch.optim.SGD``
-        (a unit test checks it), in about half the time on CPU: every
+        (a unit test checks it), with less work on CPU: every
         tensor operation costs a few microseconds of overhead and a pass
         over a ``(B, 1+K, d)`` buffer, so the step uses as few as it can
         (the output-vector update is written into the buffer of the
@@ -317,11 +317,11 @@ class SkipGram:
     Why plain SGD with a linearly decaying learning rate (the original
     recipe) rather than ``torch.optim.SparseAdam``: on CPU, SparseAdam must
     coalesce (sort) the sparse gradient and update two moment tables every
-    step, which measured 3-4x slower per pair, and word2vec's learning rate
+    step, which makes each pair slower, and word2vec's learning rate
     schedule is well tuned for this loss. The SGD step is written out in
     :meth:`SGNS.sgd_step` instead of ``loss.backward()`` + ``torch.optim.SGD``
-    because building sparse COO gradients through autograd measured about
-    1.7x slower on CPU for the same update. Batches are shuffled pairs, so
+    because building sparse COO gradients through autograd adds work on
+    CPU for the same update. Batches are shuffled pairs, so
     one step updates many unrelated words; the loss is summed, not averaged,
     so each pair moves the vectors as much as in the one-pair-at-a-time
     original.
