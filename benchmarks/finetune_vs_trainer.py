@@ -72,7 +72,7 @@ def run_trainer(n_train: int, tmp: str) -> dict:
                                                                      remove_columns=["text"])
     args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=BATCH,
                              per_device_eval_batch_size=2 * BATCH, learning_rate=LR,
-                             num_train_epochs=EPOCHS, warmup_ratio=WARMUP, weight_decay=DECAY,
+                             num_train_epochs=EPOCHS, warmup_steps=WARMUP, weight_decay=DECAY,
                              lr_scheduler_type="linear", seed=SEED, save_strategy="no",
                              eval_strategy="no", report_to="none", disable_tqdm=True,
                              logging_strategy="no", max_grad_norm=1.0)
@@ -107,6 +107,9 @@ def main() -> None:
     if args.child:
         child(args.child, args.train, args.threads)
         return
+    import os
+
+    load_before = os.getloadavg()[0]
     results = {}
     for which in ("trainer", "ours"):
         proc = subprocess.run([sys.executable, __file__, "--child", which, "--train",
@@ -120,6 +123,7 @@ def main() -> None:
     for which, r in results.items():
         print(f"{which:<8} {r['examples_per_second']:>10.1f} {r['seconds']:>8.1f} "
               f"{r['peak_memory_mb']:>8.0f} {r['val_accuracy']:>8.3f}")
+    print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"throughput ratio ours/Trainer: {speedup:.2f}x (goal >= 1.2x); "
           f"accuracy gap {100 * gap:.1f} points (goal <= 1)")
     import torch
@@ -128,7 +132,9 @@ def main() -> None:
               "threads": args.threads, "batch_size": BATCH, "lr": LR, "epochs": EPOCHS,
               "device": "cuda" if torch.cuda.is_available() else "cpu", "results": results,
               "throughput_ratio": speedup, "accuracy_gap": gap,
-              "goal_met": bool(speedup >= 1.2 and gap <= 0.01)}
+              "goal_met": bool(speedup >= 1.2 and gap <= 0.01),
+              "load_average_before": round(load_before, 2),
+              "load_average_after": round(os.getloadavg()[0], 2)}
     out = Path(__file__).parent / "results" / "finetune_vs_trainer.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
