@@ -22,19 +22,26 @@ def _our_states():
     """Our sentences and their encoder states, computed once per profile."""
     from .profiles import get_profile
 
-    return _our_states_for(get_profile().name)
+    return _states_for(get_profile().name, "ours")
 
 
 @lru_cache(maxsize=2)
-def _our_states_for(profile: str):
-    from .hidden_states import hidden_states_by_layer
+def _encoder(profile: str):
     from .models import load_encoder
-    from .senses import load_bank_senses
 
-    ours = load_bank_senses()
-    model, tokenizer = load_encoder(profile)
-    return ours, hidden_states_by_layer(model, tokenizer, [e.words for e in ours],
-                                        [e.target for e in ours])
+    return load_encoder(profile)
+
+
+@lru_cache(maxsize=4)
+def _states_for(profile: str, which: str):
+    """Sentences ("ours" or "brown", main senses only for Brown) and their encoder states."""
+    from .hidden_states import hidden_states_by_layer
+    from .senses import load_bank_senses, load_brown_bank_senses
+
+    examples = load_bank_senses() if which == "ours" else _main_examples(load_brown_bank_senses())
+    model, tokenizer = _encoder(profile)
+    return examples, hidden_states_by_layer(model, tokenizer, [e.words for e in examples],
+                                            [e.target for e in examples])
 
 
 @register("6.1", hint="Take the middle layer (num_hidden_layers // 2) of the encoder states of "
@@ -90,18 +97,6 @@ def _my_ratio(answer: Any) -> bool:
     return same_as(separation_ratio, _ratio_inputs, tol=1e-6)(answer)
 
 
-@lru_cache(maxsize=2)
-def _brown_states_for(profile: str):
-    from .hidden_states import hidden_states_by_layer
-    from .models import load_encoder
-    from .senses import load_brown_bank_senses
-
-    brown = _main_examples(load_brown_bank_senses())
-    model, tokenizer = load_encoder(profile)
-    return brown, hidden_states_by_layer(model, tokenizer, [e.words for e in brown],
-                                         [e.target for e in brown])
-
-
 @register("6.4", hint="Fit SenseClassifier at layer num_hidden_layers // 2 on the Brown "
                       "sentences labelled financial or river, then score it on our "
                       "financial and river sentences.")
@@ -112,7 +107,7 @@ def _brown_to_ours(answer: Any) -> bool:
         from .profiles import get_profile
         from .senses import MAIN_SENSES, _nearest_sense, _unit_rows
 
-        brown, brown_states = _brown_states_for(get_profile().name)
+        brown, brown_states = _states_for(get_profile().name, "brown")
         ours, our_states = _our_states()
         keep = [i for i, e in enumerate(ours) if e.sense in MAIN_SENSES]
         middle = (len(our_states) - 1) // 2
