@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make book   environment, install, fetch + verify resources, build the HTML
 #   make test   the same set-up, then unit tests, strict nbval of every chapter,
-#               and the HTML builds (normal and student) with warnings as errors
+#               the HTML builds (normal and student) with warnings as errors, and
+#               every page opened in headless Chromium (installed by `make browser`)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install fetch book student test unit nbval benchmarks clean
+.PHONY: install fetch browser book student test unit nbval benchmarks clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -24,6 +25,17 @@ fetch: install
 	$(BIN)/tlbook fetch
 	$(BIN)/tlbook info
 
+# Headless Chromium and its driver for tests/test_browser.py (Debian packages).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "chromium and chromedriver are installed"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	fi
+
 book: fetch
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
@@ -34,7 +46,7 @@ student: fetch
 	@echo "The student book is at $(CURDIR)/_build/student/_build/html/index.html"
 	@echo "Student notebooks are in $(CURDIR)/student/book"
 
-unit: fetch
+unit: fetch browser
 	$(BIN)/python -m pytest tests -q
 
 nbval: fetch

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+
+from bookbuild import build, toc_files
 
 from tlbook.student import student_notebook, write_student_notebooks
 
@@ -30,45 +30,6 @@ DEMO = FIXTURES / "exercise_demo.ipynb"
 
 SOLUTION_MARKERS = ["SOLUTION-PROSE-MARKER", "SOLUTION-CODE-MARKER"]
 KEPT_MARKER = "KEPT-PROSE-MARKER"
-
-
-def _jupyter_book() -> str:
-    exe = Path(sys.executable).parent / "jupyter-book"
-    return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
-
-
-def build(source: Path, output: Path, config: str = "_config.yml") -> Path:
-    """Build the book in ``source`` with -W into ``output``; return the HTML folder."""
-    cmd = [
-        _jupyter_book(), "build", str(source),
-        "--config", str(source / config),
-        "--toc", str(source / "_toc.yml"),
-        "--path-output", str(output),
-        "-W", "--keep-going", "--all",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (
-        f"{' '.join(cmd)} failed ({result.returncode}):\n"
-        f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    )
-    return output / "_build" / "html"
-
-
-def toc_files(toc_path: Path) -> list[str]:
-    """Every file named in a jb-book table of contents (root first)."""
-    toc = yaml.safe_load(toc_path.read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
 def all_text(folder: Path) -> str:
@@ -103,15 +64,6 @@ def test_student_config_is_the_normal_config_plus_the_student_settings():
 
 
 # ------------------------------------------------------------------ the real book
-
-
-@pytest.fixture(scope="module")
-def real_builds(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    return {
-        "normal": build(ROOT, out / "normal"),
-        "student": build(ROOT, out / "student", "_config_student.yml"),
-    }
 
 
 @pytest.mark.parametrize("edition", ["normal", "student"])
@@ -235,3 +187,27 @@ def test_write_student_notebooks_refuses_to_overwrite_the_sources(tmp_path):
         write_student_notebooks(FIXTURES, FIXTURES)
     with pytest.raises(ValueError, match="src_dir"):
         write_student_notebooks(tmp_path / "missing", tmp_path / "out")
+
+
+# ------------------------------------------------------------------ API reference
+
+
+def test_api_reference_documents_every_public_module():
+    """book/api.md has an automodule entry for each public module of tlbook, and no other."""
+    import re
+
+    import tlbook
+
+    package = Path(tlbook.__file__).parent
+    public = {f"tlbook.{p.stem}" for p in package.glob("*.py") if not p.stem.startswith("_")}
+    documented = set(re.findall(r"^\.\. automodule:: (\S+)", (ROOT / "book" / "api.md").read_text(),
+                                flags=re.MULTILINE))
+    assert public - documented == set(), "add these modules to book/api.md"
+    assert documented - public == set(), "book/api.md names modules that do not exist"
+
+
+def test_api_reference_page_shows_the_docstrings(real_builds):
+    page = (real_builds["normal"] / "book" / "api.html").read_text(encoding="utf-8")
+    # A function's signature and a sentence of its docstring reach the page.
+    assert 'id="tlbook.lora.add_lora"' in page
+    assert "Prepare a chapter: seeds, determinism, threads, quiet logs, plots." in page

@@ -358,7 +358,7 @@ class SkipGram:
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``None`` (the best one
             available).
 
-    Fitted attributes:
+    Attributes:
         vocab_: the ``V`` words, most frequent first.
         counts_: int64 ``(V,)`` their counts.
         model_: the :class:`SGNS` tables.
@@ -540,9 +540,10 @@ def evaluate_similarity(kv) -> dict[str, dict[str, float]]:
     Spearman *and* coverage.
 
     Returns:
-        ``{"wordsim353": {"spearman", "pearson", "coverage", "pairs"},
-        "simlex999": {...}}``; ``coverage`` is the fraction of the
-        benchmark's ``pairs`` that were scored.
+        A dict with the keys ``"wordsim353"`` and ``"simlex999"``, each a dict
+        with ``"spearman"``, ``"pearson"``, ``"coverage"`` and ``"pairs"``;
+        ``coverage`` is the fraction of the benchmark's ``pairs`` that were
+        scored.
     """
     out = {}
     for name in ("wordsim353", "simlex999"):
