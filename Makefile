@@ -49,8 +49,11 @@ student: fetch
 unit: fetch browser
 	$(BIN)/python -m pytest tests -q
 
+# Also records the seconds per chapter (benchmarks/results/book_timing.json) and
+# the introduction's table (book/chapter_times.md) when every chapter passes.
 nbval: fetch
-	$(BIN)/python -m pytest --nbval book --nbval-sanitize-with tests/sanitize.cfg -q
+	$(BIN)/python -m pytest -p tests.chapter_times --nbval book --nbval-sanitize-with tests/sanitize.cfg -q \
+	  --chapter-times benchmarks/results/book_timing.json
 
 test: unit nbval
 
