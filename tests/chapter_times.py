@@ -21,10 +21,13 @@ import datetime
 import json
 import os
 import platform
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
+# Loaded by name (``-p tests.chapter_times``) or by the tests beside it.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bookbuild import toc_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "book" / "chapter_times.md"
@@ -33,19 +36,7 @@ GOAL_MINUTES = 20
 
 def toc_notebooks(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
     """The chapter notebooks of the table of contents, in reading order (``book/01_...``)."""
-    toc = yaml.safe_load(toc_path.read_text())
-    names: list[str] = []
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry and (ROOT / f"{entry['file']}.ipynb").exists():
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return names
+    return [name for name in toc_files(toc_path) if (ROOT / f"{name}.ipynb").exists()]
 
 
 def _duration(seconds: float) -> str:
