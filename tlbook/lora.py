@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -293,7 +293,10 @@ def linear_layer_shapes(model: nn.Module):
 
 def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: float = 0.1,
         weight_decay: float = 0.0, max_grad_norm: float = 1.0, seed: int = 0,
-        mixed_precision: str | None = None, progress: bool = True) -> list[float]:
+        mixed_precision: str | None = None, progress: bool = True,
+        penalty: Callable[[], torch.Tensor] | None = None,
+        fused: bool = False,
+        callback: Callable[[int, nn.Module], None] | None = None) -> list[float]:
     """Train the parameters of ``model`` that require gradients.
 
     The loss is the model's own (``model(**batch).loss``), so the same loop
@@ -316,9 +319,21 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
         mixed_precision: ``None`` (bf16 on a GPU that has it, else none),
             ``"no"``, ``"bf16"`` or ``"fp16"``.
         progress: show a tqdm bar (silent when ``TQDM_DISABLE`` is set).
+        penalty: ``None``, or a function of no arguments returning a scalar
+            tensor that is added to each step's loss, e.g.
+            :class:`tlbook.forgetting.L2SPPenalty` (chapter "Catastrophic
+            forgetting").
+        fused: use the fused AdamW kernel: one pass over the weights per
+            step instead of several, much faster when many weights train
+            (full fine-tuning of a large model on a CPU).
+        callback: ``None``, or a function called after every optimizer step
+            as ``callback(steps_done, model)``, e.g. to evaluate every few
+            steps (it may switch the model to eval mode; training resumes in
+            train mode).
 
     Returns:
-        The training loss of every step. The model is left in eval mode.
+        The training loss of every step (the model's loss, without
+        ``penalty``). The model is left in eval mode.
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -335,12 +350,18 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
     if mixed_precision not in (None, "no", "bf16", "fp16"):
         raise ValueError(f"mixed_precision must be None, 'no', 'bf16' or 'fp16', "
                          f"got {mixed_precision!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be None or a callable, got {type(callback).__name__}")
+    if penalty is not None and not callable(penalty):
+        raise TypeError(f"penalty must be None or a callable returning a scalar tensor, "
+                        f"got {type(penalty).__name__}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no parameter that requires gradients: nothing to train")
     torch.manual_seed(seed)
     accelerator = Accelerator(mixed_precision=_auto_precision(mixed_precision))
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay,
+                                  **({"fused": True} if fused else {}))
     total = len(loader) * epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup_ratio * total), total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
@@ -350,7 +371,7 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
         for _ in range(epochs):
             for batch in loader:
                 loss = model(**batch).loss
-                accelerator.backward(loss)
+                accelerator.backward(loss if penalty is None else loss + penalty())
                 if max_grad_norm is not None:
                     accelerator.clip_grad_norm_(params, max_grad_norm)
                 optimizer.step()
@@ -358,6 +379,9 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
                 optimizer.zero_grad(set_to_none=True)
                 losses.append(loss.item())
                 bar.update(1)
+                if callback is not None:
+                    callback(len(losses), accelerator.unwrap_model(model))
+                    model.train()
     model.eval()
     return losses
 

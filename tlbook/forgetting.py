@@ -1,0 +1,518 @@
+"""Catastrophic forgetting: measuring it and holding it back.
+
+Chapter "Catastrophic forgetting" uses these pieces; the chapter explains
+them, this module keeps them.
+
+- :func:`linear_cka` and :func:`layer_cka`: how similar two sets of hidden
+  states are (linear centred kernel alignment, Kornblith et al., 2019),
+  one number per layer when a model is compared with its own earlier self.
+- :class:`MultiHeadClassifier`: one shared encoder with one linear head per
+  task, so that a model fine-tuned on task A and then on task B can still be
+  asked about task A through its old head.
+- :func:`train_task` trains such a model on a task in one of the
+  ways the chapter compares (plain, frozen lower layers, an L2 penalty towards
+  the starting weights, rehearsal of old examples, LoRA);
+  :class:`L2SPPenalty` is the L2-SP penalty (Li et al., 2018) and
+  :func:`rehearsal_mix` the rehearsal sample; :func:`probe_head` fits a
+  head on frozen features (linear probing) and :func:`task_accuracy` scores
+  one head.
+- :func:`parameter_distance` says how far training moved the weights;
+  :func:`genre_blocks` and :func:`perplexity` measure a causal LM on Brown
+  genres.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+POOLINGS = ("cls", "mean")
+"""What the heads of :class:`MultiHeadClassifier` read."""
+
+__all__ = ["POOLINGS", "probe_head", "linear_cka", "layer_cka", "L2SPPenalty", "rehearsal_mix",
+           "MultiHeadClassifier", "task_loader", "task_accuracy", "train_task",
+           "parameter_distance", "genre_blocks", "perplexity"]
+
+
+# ------------------------------------------------------------------ CKA
+
+
+def _as_matrix(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().double().numpy()
+    elif isinstance(value, np.ndarray):
+        if not np.issubdtype(value.dtype, np.number) or \
+                np.issubdtype(value.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        value = value.astype(np.float64)
+    else:
+        raise TypeError(f"{name} must be a numpy array or a torch tensor of shape "
+                        f"(n_examples, n_features), got {type(value).__name__}")
+    if value.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, (n_examples, n_features), got shape "
+                         f"{tuple(value.shape)}")
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return value
+
+
+def linear_cka(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
+    """Linear CKA between two representations of the same examples.
+
+    ``x`` and ``y`` hold one row per example (the same examples, in the same
+    order) and may have different numbers of columns. Both are centred per
+    column; then
+
+    ``CKA = ||y^T x||_F^2 / (||x^T x||_F ||y^T y||_F)``,
+
+    a number in [0, 1]: 1 when one representation is an orthogonal
+    transformation of the other times a scalar (plus a shift), near 0 for
+    unrelated ones (Kornblith et al., 2019). Computed in float64, in feature
+    space or, when there are fewer examples than features, with the
+    ``(n, n)`` Gram matrices; both give the same number.
+
+    Args:
+        x: ``(n, d1)`` numpy array or torch tensor.
+        y: ``(n, d2)`` numpy array or torch tensor.
+
+    Returns:
+        The CKA as a Python float.
+
+    Raises:
+        TypeError: an argument is not a numpy array or a torch tensor.
+        ValueError: an argument is not 2-D or not finite, the row counts
+            differ, there are fewer than 2 rows, or a representation is
+            constant (its CKA is undefined).
+    """
+    x, y = _as_matrix("x", x), _as_matrix("y", y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of rows (one per example); got "
+                         f"x {x.shape[0]} and y {y.shape[0]}")
+    if x.shape[0] < 2:
+        raise ValueError(f"x and y need at least 2 rows (examples) to centre, got {x.shape[0]}")
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    if x.shape[0] < max(x.shape[1], y.shape[1]):
+        k, l_ = x @ x.T, y @ y.T  # (n, n) Gram matrices
+        cross, norm_x, norm_y = (k * l_).sum(), np.linalg.norm(k), np.linalg.norm(l_)
+    else:
+        cross = np.linalg.norm(y.T @ x) ** 2
+        norm_x, norm_y = np.linalg.norm(x.T @ x), np.linalg.norm(y.T @ y)
+    for name, norm in (("x", norm_x), ("y", norm_y)):
+        if norm == 0:
+            raise ValueError(f"{name} is constant across examples: CKA is undefined")
+    return float(cross / (norm_x * norm_y))
+
+
+def layer_cka(states_a, states_b) -> np.ndarray:
+    """Linear CKA layer by layer between two models' states of the same inputs.
+
+    Args:
+        states_a, states_b: ``(n_layers, n, hidden)`` arrays (as returned by
+            :func:`tlbook.hidden_states.hidden_states_by_layer`) or sequences
+            of ``(n, d)`` matrices, one per layer; the same number of layers.
+
+    Returns:
+        float64 array ``(n_layers,)``: ``linear_cka(states_a[i], states_b[i])``.
+
+    Raises:
+        ValueError: the numbers of layers differ or are zero (and whatever
+            :func:`linear_cka` raises for a layer).
+    """
+    for name, states in (("states_a", states_a), ("states_b", states_b)):
+        if isinstance(states, (str, bytes)) or not hasattr(states, "__len__"):
+            raise TypeError(f"{name} must be an array (n_layers, n, hidden) or a sequence of "
+                            f"2-D arrays, got {type(states).__name__}")
+    if len(states_a) != len(states_b) or len(states_a) == 0:
+        raise ValueError(f"states_a and states_b must have the same, non-zero number of layers; "
+                         f"got {len(states_a)} and {len(states_b)}")
+    return np.array([linear_cka(a, b) for a, b in zip(states_a, states_b)])
+
+
+# ------------------------------------------------------------------ mitigations
+
+
+class L2SPPenalty:
+    """``alpha * sum ||w - w0||^2`` over the parameters of a module.
+
+    L2-SP (Li et al., 2018) pulls fine-tuned weights towards their starting
+    point ``w0`` instead of towards zero, as weight decay does. Create it
+    before training, when the module holds ``w0``; calling it returns the
+    penalty as a scalar tensor that backpropagates into the current weights.
+    Pass it as ``penalty`` to :func:`tlbook.lora.fit`.
+
+    Args:
+        module: whose parameters are anchored (e.g. the shared encoder, not
+            a new head, which has no meaningful start).
+        alpha: strength, a number >= 0.
+
+    Example::
+
+        penalty = L2SPPenalty(model.encoder, alpha=0.1)
+        fit(model, loader, lr=1e-4, penalty=penalty)
+    """
+
+    def __init__(self, module: nn.Module, alpha: float):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
+            raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+        self.alpha = float(alpha)
+        self._pairs = [(p, p.detach().clone()) for p in module.parameters()]
+        if not self._pairs:
+            raise ValueError("module has no parameters to anchor")
+
+    def squared_distance(self) -> torch.Tensor:
+        """``sum ||w - w0||^2`` over the trainable parameters (a scalar tensor)."""
+        total = None
+        for i, (p, p0) in enumerate(self._pairs):
+            if not p.requires_grad:
+                continue
+            if p0.device != p.device:  # the model was moved after the snapshot
+                p0 = p0.to(p.device)
+                self._pairs[i] = (p, p0)
+            term = (p - p0).pow(2).sum()
+            total = term if total is None else total + term
+        return total if total is not None else torch.zeros(())
+
+    def __call__(self) -> torch.Tensor:
+        return self.alpha * self.squared_distance()
+
+
+def rehearsal_mix(new: Sequence, old: Sequence, n_old: int, seed: int = 0) -> list:
+    """All of ``new`` plus ``n_old`` items drawn from ``old``, shuffled together.
+
+    Rehearsal (replay) keeps a few examples of an earlier task in the training
+    data of the next one (Robins, 1995). The draw (without replacement) and
+    the shuffle depend only on ``seed``.
+
+    Args:
+        new: examples of the task being learned (any items).
+        old: examples of the earlier task.
+        n_old: how many old examples to mix in, ``0 <= n_old <= len(old)``.
+        seed: seed of the draw and the shuffle.
+
+    Returns:
+        A list of ``len(new) + n_old`` items.
+    """
+    if isinstance(n_old, bool) or not isinstance(n_old, int) or not 0 <= n_old <= len(old):
+        raise ValueError(f"n_old must be an int between 0 and len(old) = {len(old)}, "
+                         f"got {n_old!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    rng = random.Random(seed)
+    mixed = list(new) + [old[i] for i in rng.sample(range(len(old)), n_old)]
+    rng.shuffle(mixed)
+    return mixed
+
+
+# ------------------------------------------------------------------ several tasks
+
+
+class MultiHeadClassifier(nn.Module):
+    """A shared encoder with one linear classification head per task.
+
+    ``forward`` takes a batch that says, per example, which task it belongs
+    to (``task``, ints) and routes each example's pooled vector to its head,
+    so one batch may mix tasks (rehearsal). The loss is the mean
+    cross-entropy over the batch, as in a Hugging Face classifier, and
+    :func:`tlbook.lora.fit` trains it unchanged.
+
+    Args:
+        encoder: a model whose output has ``pooler_output`` of shape
+            ``(batch, hidden)`` (e.g. ``BertModel``).
+        heads: one ``nn.Linear(hidden, n_classes)`` per task, all with the
+            same number of classes.
+        dropout: dropout on the pooled vector before the heads.
+        pooling: what the heads read: ``"cls"``, the encoder's
+            ``pooler_output`` (BERT's pooled ``[CLS]`` vector, what Hugging
+            Face classifiers read), or ``"mean"``, the mean of the last
+            layer's token vectors over the non-padding tokens (what a
+            sentence-embedding model such as all-MiniLM-L6-v2 was trained to
+            produce).
+    """
+
+    def __init__(self, encoder: nn.Module, heads: Sequence[nn.Linear], dropout: float = 0.1,
+                 pooling: str = "cls"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+        self.pooling = pooling
+        heads = list(heads)
+        if not heads or not all(isinstance(h, nn.Linear) for h in heads):
+            raise TypeError("heads must be a non-empty sequence of torch.nn.Linear")
+        if len({h.out_features for h in heads}) != 1:
+            raise ValueError(f"all heads must have the same number of classes, got "
+                             f"{[h.out_features for h in heads]}")
+        self.encoder = encoder
+        self.heads = nn.ModuleList(heads)
+        self.dropout = nn.Dropout(dropout)
+        self.config = getattr(encoder, "config", None)
+
+    @classmethod
+    def from_classifier(cls, model: nn.Module, new_heads: int = 1, seed: int = 0,
+                        pooling: str = "cls") -> MultiHeadClassifier:
+        """A copy of a sequence classifier (BERT-style: an encoder under
+        ``model.base_model_prefix`` and a linear ``classifier``) whose head
+        becomes task 0, plus ``new_heads`` freshly initialised heads (normal
+        with the model's ``initializer_range``, drawn from ``seed``)."""
+        classifier = getattr(model, "classifier", None)
+        if not isinstance(classifier, nn.Linear):
+            raise TypeError("model must be a sequence classifier with a linear 'classifier' "
+                            "head (e.g. BertForSequenceClassification)")
+        if isinstance(new_heads, bool) or not isinstance(new_heads, int) or new_heads < 0:
+            raise ValueError(f"new_heads must be an int >= 0, got {new_heads!r}")
+        model = copy.deepcopy(model)
+        encoder = getattr(model, model.base_model_prefix)
+        std = getattr(model.config, "initializer_range", 0.02)
+        g = torch.Generator().manual_seed(seed)
+        heads = [model.classifier]
+        for _ in range(new_heads):
+            head = nn.Linear(classifier.in_features, classifier.out_features)
+            with torch.no_grad():
+                head.weight.copy_(torch.randn(head.weight.shape, generator=g) * std)
+                head.bias.zero_()
+            heads.append(head)
+        p = getattr(model.config, "classifier_dropout", None)
+        p = p if p is not None else getattr(model.config, "hidden_dropout_prob", 0.1)
+        return cls(encoder, heads, dropout=p, pooling=pooling)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               **encoder_kwargs) -> torch.Tensor:
+        """The vector the heads read, ``(batch, hidden)``."""
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **encoder_kwargs)
+        if self.pooling == "cls":
+            return out.pooler_output
+        mask = (torch.ones_like(input_ids) if attention_mask is None else attention_mask)
+        mask = mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+        return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                task: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                **encoder_kwargs):
+        """Logits ``(batch, n_classes)`` of each example's own head, and the
+        loss when ``labels`` are given. ``task`` (``(batch,)`` ints) defaults
+        to task 0 for every example."""
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        pooled = self.dropout(self.pooled(input_ids, attention_mask, **encoder_kwargs))
+        if task is None:
+            task = torch.zeros(len(pooled), dtype=torch.long, device=pooled.device)
+        if int(task.min()) < 0 or int(task.max()) >= len(self.heads):
+            raise ValueError(f"task ids must be in 0..{len(self.heads) - 1}, got "
+                             f"{sorted(set(task.tolist()))}")
+        logits = torch.empty(len(pooled), self.heads[0].out_features, device=pooled.device,
+                             dtype=pooled.dtype)
+        for t in task.unique().tolist():  # only the heads this batch needs
+            rows = task == t
+            logits[rows] = self.heads[t](pooled[rows])
+        loss = None if labels is None else nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+@torch.no_grad()
+def probe_head(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
+               labels: Sequence[int], task: int, max_length: int = 64, c: float = 1.0) -> float:
+    """Set head ``task`` to a logistic regression fitted on the frozen pooled vectors.
+
+    Linear probing first, so that fine-tuning starts from a head that already
+    works rather than from a random one (LP-FT, Kumar et al., 2022). Uses
+    scikit-learn's ``LogisticRegression`` (L2, inverse strength ``c``); for
+    two classes the single weight vector ``w`` becomes the rows ``-w/2`` and
+    ``w/2`` of the head, which gives the same probabilities.
+
+    Returns:
+        The probe's accuracy on its own training texts.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if not isinstance(model, MultiHeadClassifier):
+        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
+    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
+        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    feats, gold = [], []
+    for batch in task_loader(texts, labels, task, tokenizer, 64, max_length):
+        gold.append(batch.pop("labels"))
+        batch.pop("task")
+        feats.append(model.pooled(**{k: v.to(device) for k, v in batch.items()}).cpu())
+    model.train(was_training)
+    x, y = torch.cat(feats).double().numpy(), torch.cat(gold).numpy()
+    probe = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+    head = model.heads[task]
+    coef, bias = torch.tensor(probe.coef_), torch.tensor(probe.intercept_)
+    if head.out_features == 2 and coef.shape[0] == 1:
+        coef, bias = torch.cat([-coef / 2, coef / 2]), torch.cat([-bias / 2, bias / 2])
+    if coef.shape != head.weight.shape:
+        raise ValueError(f"labels have {len(probe.classes_)} classes but head {task} has "
+                         f"{head.out_features} outputs")
+    head.weight.copy_(coef.to(head.weight))
+    head.bias.copy_(bias.to(head.bias))
+    return float(probe.score(x, y))
+
+
+def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int] | int,
+                tokenizer, batch_size: int = 16, max_length: int = 64,
+                shuffle_seed: int | None = None):
+    """A DataLoader of batches for :class:`MultiHeadClassifier`: ``input_ids``,
+    ``attention_mask`` (padded per batch), ``labels`` and ``task``.
+
+    Inputs longer than ``max_length`` tokens are cut silently (the chapter
+    reads only the start of each e-mail on purpose). With ``shuffle_seed`` the
+    order is shuffled in length-grouped batches
+    (:func:`tlbook.finetune.length_grouped_order`); without, it is sorted by
+    length.
+    """
+    from transformers import DataCollatorWithPadding
+
+    from .finetune import length_grouped_order
+
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a sequence of str")
+    tasks = [tasks] * len(texts) if isinstance(tasks, int) else list(tasks)
+    labels = list(labels)
+    if not len(texts) == len(labels) == len(tasks) or not texts:
+        raise ValueError(f"texts, labels and tasks must be non-empty and equally long; got "
+                         f"{len(texts)}, {len(labels)} and {len(tasks)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    rows = [{"input_ids": ids, "attention_mask": mask, "labels": int(y), "task": int(t)}
+            for ids, mask, y, t in zip(enc["input_ids"], enc["attention_mask"], labels, tasks)]
+    lengths = [len(r["input_ids"]) for r in rows]
+    order = (sorted(range(len(rows)), key=lambda i: lengths[i]) if shuffle_seed is None
+             else length_grouped_order(lengths, batch_size, shuffle_seed))
+    return torch.utils.data.DataLoader([rows[i] for i in order], batch_size=batch_size,
+                                       collate_fn=DataCollatorWithPadding(tokenizer))
+
+
+@torch.no_grad()
+def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
+                  labels: Sequence[int], task: int, max_length: int = 64,
+                  batch_size: int = 64) -> float:
+    """Accuracy of head ``task`` of ``model`` on ``texts``."""
+    if not isinstance(model, MultiHeadClassifier):
+        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
+    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
+        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    right = 0
+    for batch in task_loader(texts, labels, task, tokenizer, batch_size, max_length):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        gold = batch.pop("labels")
+        right += int((model(**batch).logits.argmax(-1) == gold).sum())
+    model.train(was_training)
+    return right / len(texts)
+
+
+def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
+                    labels: Sequence[int], tasks: Sequence[int], lr: float, epochs: int = 1,
+                    batch_size: int = 16, max_length: int = 64, freeze_layers: int = 0,
+                    l2sp_alpha: float = 0.0, lora_r: int | None = None,
+                    seed: int = 0, callback=None) -> tuple[MultiHeadClassifier, list[float]]:
+    """Train a copy of ``model`` on a task, in one of the ways the chapter compares.
+
+    The heads of the tasks present in ``tasks`` train; the other heads stay
+    frozen. Then, by argument:
+
+    - plain (the defaults): every encoder weight trains;
+    - ``freeze_layers=k``: the embeddings and the lowest ``k`` transformer
+      layers are frozen;
+    - ``l2sp_alpha > 0``: :class:`L2SPPenalty` on the encoder, anchored at
+      the weights ``model`` has now;
+    - ``lora_r``: the encoder is frozen and LoRA adapters of rank ``lora_r``
+      (``alpha = 16``) on the query and value projections train
+      (:func:`tlbook.lora.add_lora`); they are merged into the weights at the
+      end, so the result is a plain model again.
+
+    Rehearsal is a matter of the data: mix old-task examples into ``texts``,
+    ``labels`` and ``tasks`` (:func:`rehearsal_mix`). Training is
+    :func:`tlbook.lora.fit` (AdamW, 10% warm-up, linear decay, no weight decay,
+    the fused AdamW kernel); ``callback(steps_done, model)`` is passed on to it.
+
+    Returns:
+        ``(trained copy, training loss per step)``; ``model`` is not changed.
+    """
+    from .lora import add_lora, fit, merge_lora
+
+    if not isinstance(model, MultiHeadClassifier):
+        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
+    layers = model.encoder.encoder.layer
+    if isinstance(freeze_layers, bool) or not isinstance(freeze_layers, int) or \
+            not 0 <= freeze_layers <= len(layers):
+        raise ValueError(f"freeze_layers must be an int in 0..{len(layers)}, got "
+                         f"{freeze_layers!r}")
+    if lora_r is not None and (freeze_layers or l2sp_alpha):
+        raise ValueError("lora_r freezes the whole encoder already: use it with "
+                         "freeze_layers=0 and l2sp_alpha=0")
+    tasks = list(tasks)
+    present = sorted(set(tasks))
+    if present[0] < 0 or present[-1] >= len(model.heads):
+        raise ValueError(f"tasks must be in 0..{len(model.heads) - 1}, got {present}")
+    model = copy.deepcopy(model)
+    if lora_r is not None:
+        add_lora(model.encoder, ("query", "value"), r=lora_r, alpha=16.0)
+    else:
+        layers = model.encoder.encoder.layer  # the copy's layers
+        frozen = [model.encoder.embeddings, *layers[:freeze_layers]] if freeze_layers else []
+        for p in model.encoder.parameters():
+            p.requires_grad = True
+        for module in frozen:
+            for p in module.parameters():
+                p.requires_grad = False
+    for t, head in enumerate(model.heads):
+        for p in head.parameters():
+            p.requires_grad = t in present
+    penalty = L2SPPenalty(model.encoder, l2sp_alpha) if l2sp_alpha else None
+    loader = task_loader(texts, labels, tasks, tokenizer, batch_size, max_length,
+                         shuffle_seed=seed)
+    losses = fit(model, loader, lr=lr, epochs=epochs, seed=seed, progress=False,
+                 penalty=penalty, fused=True, callback=callback)
+    if lora_r is not None:
+        merge_lora(model.encoder)
+    for p in model.parameters():
+        p.requires_grad = True
+    return model.eval(), losses
+
+
+# ------------------------------------------------------------------ measuring
+
+
+@torch.no_grad()
+def parameter_distance(a: nn.Module, b: nn.Module) -> float:
+    """Euclidean distance between the weights of two models of the same
+    architecture (over all parameters with the same name and shape)."""
+    pb = dict(b.named_parameters())
+    pairs = [(p, pb[n]) for n, p in a.named_parameters() if n in pb and pb[n].shape == p.shape]
+    if not pairs:
+        raise ValueError("a and b share no parameter names: compare models of the same "
+                         "architecture")
+    return math.sqrt(sum(float((p - q.to(p.device)).double().pow(2).sum()) for p, q in pairs))
+
+
+def genre_blocks(genre: str, tokenizer, block_size: int = 64) -> list[list[int]]:
+    """Token blocks of one Brown genre, its sentences detokenised and joined
+    (:func:`tlbook.lora.detokenize`, :func:`tlbook.lora.lm_blocks`), in corpus order."""
+    from .data import brown_sentences
+    from .lora import detokenize, lm_blocks
+
+    return lm_blocks([detokenize(s.words) for s in brown_sentences(genre)], tokenizer,
+                     block_size=block_size)
+
+
+def perplexity(model: nn.Module, blocks: Sequence[Sequence[int]], batch_size: int = 8) -> float:
+    """``exp`` of the mean next-token cross-entropy of a causal LM on ``blocks``."""
+    from .lora import lm_loader, lm_loss
+
+    return math.exp(lm_loss(model, lm_loader(blocks, batch_size=batch_size)))
