@@ -161,3 +161,33 @@ def test_train_and_score_counts_what_was_trained():
     assert out["trainable"] == 2 * 384 + 2  # only the new head moved
     assert 0 <= out["accuracy"] <= 1 and set(out["report"]) >= {"0", "1", "macro avg"}
     assert out["history"].evals == []  # no validation data, no evaluations
+
+
+# ---------------------------------------------------------------- token classification
+
+def test_word_lists_make_a_token_loader_with_ignored_positions():
+    _, tok = fresh()
+    words = [["Mr.", "Hawksley", "left"], ["Yes"]]
+    loader = make_loader(words, tok, [[1, 2, 0], [0]], batch_size=2)
+    batch = next(iter(loader))
+    assert batch["labels"].shape == batch["input_ids"].shape  # one label per position
+    for row, sentence in zip(batch["labels"].tolist(), [words[i] for i in loader.order]):
+        scored = [x for x in row if x != -100]
+        assert len(scored) == len(sentence)  # one scored position per word
+        assert row[0] == -100  # [CLS]
+    assert len(loader.word_ids) == 2
+
+
+def test_mixed_inputs_and_word_lists_in_predict_are_refused():
+    from tlbook.finetune import is_token_task
+
+    assert is_token_task([["a", "b"], ["c"]]) and not is_token_task(["a b", "c"])
+    with pytest.raises(TypeError, match="not a mix"):
+        is_token_task(["a b", ["c"]])
+    model, tok = fresh()
+    with pytest.raises(TypeError, match="predict_words"):
+        predict(model, tok, [["a", "b"]])
+
+
+def test_span_f1_is_an_accepted_metric_name():
+    assert FineTuneConfig(metric="span_f1").metric == "span_f1"

@@ -14,6 +14,13 @@ chapter compares are options of one loop:
   layer each epoch;
 - linear warm-up then linear decay, weight decay, class weights, early stopping
   on a validation metric with the best weights restored.
+
+The same loop trains a token classifier (chapter "Token classification"):
+give it sentences as lists of words and one label per word, and a model whose
+logits have shape ``(batch, seq_len, num_labels)``. Word labels are moved to
+the first subword of each word (:func:`tlbook.token_classification.align_labels`),
+every other position gets ``-100`` and is skipped by the loss, and evaluation
+adds span-level precision, recall and F1 (``seqeval``).
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["FineTuneConfig", "History", "encode_labels", "tokenize", "length_grouped_order",
-           "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
+           "is_token_task", "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
            "predict", "trainable_parameters", "class_weights_for", "train_and_score"]
+
+
+_METRICS = ("accuracy", "macro_f1", "span_f1")
 
 
 @dataclass
@@ -54,7 +64,8 @@ class FineTuneConfig:
             improvement of ``metric``; ``None`` trains all epochs. The best
             weights are restored at the end either way.
         evals_per_epoch: validation runs per epoch.
-        metric: ``"accuracy"`` or ``"macro_f1"``.
+        metric: ``"accuracy"``, ``"macro_f1"`` or, for token classification
+            with BIO labels, ``"span_f1"``.
         mixed_precision: ``"no"``, ``"bf16"``, ``"fp16"`` or ``None`` (bf16 on
             a GPU that supports it, else no).
         seed: seed of shuffling and of the new head.
@@ -95,7 +106,7 @@ class FineTuneConfig:
             ("unfreeze_every", self.unfreeze_every is None
              or (isinstance(self.unfreeze_every, int) and self.unfreeze_every >= 1),
              "None or an int >= 1"),
-            ("metric", self.metric in ("accuracy", "macro_f1"), "'accuracy' or 'macro_f1'"),
+            ("metric", self.metric in _METRICS, "'accuracy', 'macro_f1' or 'span_f1'"),
             ("mixed_precision", self.mixed_precision in (None, "no", "bf16", "fp16"),
              "None, 'no', 'bf16' or 'fp16'"),
             ("evals_per_epoch", isinstance(self.evals_per_epoch, int)
@@ -114,7 +125,8 @@ class History:
     """What happened during :func:`fine_tune`."""
 
     train_loss: list[float] = field(default_factory=list)  # one value per optimizer step
-    evals: list[dict] = field(default_factory=list)  # step, epoch, loss, accuracy, macro_f1
+    # step, epoch, loss, accuracy, macro_f1 (+ span_precision/recall/f1 for BIO token labels)
+    evals: list[dict] = field(default_factory=list)
     best_step: int | None = None
     best_score: float | None = None
     stopped_early: bool = False
@@ -192,25 +204,54 @@ class _Examples:
         return item
 
 
+def is_token_task(texts) -> bool:
+    """True when ``texts`` are pre-split sentences (lists of words: token
+    classification), False when they are strings (sequence classification)."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of str or of word lists, got a single str")
+    items = list(texts)
+    if all(isinstance(t, str) for t in items):
+        return False
+    if all(not isinstance(t, str) and isinstance(t, Sequence) for t in items):
+        return True
+    raise TypeError("texts must be all str (sequence classification) or all lists of words "
+                    "(token classification), not a mix")
+
+
 def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length: int = 128,
                 shuffle_seed: int | None = None):
     """A DataLoader with dynamic padding (each batch padded to its longest
     member). With ``shuffle_seed`` the order is length-grouped and shuffled;
     without, inputs are sorted by length (evaluation; outputs come back in the
-    original order from :func:`predict`)."""
-    import torch
-    from transformers import DataCollatorWithPadding
+    original order from :func:`predict`).
 
-    data = _Examples(tokenize(texts, tokenizer, max_length), labels)
+    ``texts`` are strings with one label id each, or (token classification)
+    lists of words with one label id per word; word labels are aligned to
+    subwords and padded with ``-100``, and ``loader.word_ids`` keeps each
+    sentence's word index per position."""
+    import torch
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+    if is_token_task(texts):
+        from .token_classification import tokenize_words
+
+        enc = tokenize_words(texts, tokenizer, max_length, labels)
+        data = _Examples({k: enc[k] for k in ("input_ids", "attention_mask")}, enc.get("labels"))
+        collate = DataCollatorForTokenClassification(tokenizer)
+    else:
+        enc = None
+        data = _Examples(tokenize(texts, tokenizer, max_length), labels)
+        collate = DataCollatorWithPadding(tokenizer)
     lengths = [len(x) for x in data.enc["input_ids"]]
     if shuffle_seed is None:
         order = sorted(range(len(data)), key=lambda i: lengths[i])
     else:
         order = length_grouped_order(lengths, batch_size, shuffle_seed)
-    collate = DataCollatorWithPadding(tokenizer)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(data, order),
                                          batch_size=batch_size, collate_fn=collate)
     loader.order = order
+    if enc is not None:
+        loader.word_ids = enc["word_ids"]
     return loader
 
 
@@ -291,12 +332,39 @@ def _auto_precision(choice: str | None) -> str:
     return "no"
 
 
+def _loss(logits, labels, weight=None, reduction: str = "mean"):
+    """Cross-entropy of ``(batch, num_labels)`` or ``(batch, seq_len,
+    num_labels)`` logits; labels ``-100`` (subwords after the first, special
+    tokens, padding) are skipped."""
+    import torch
+
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             labels.reshape(-1), weight=weight,
+                                             ignore_index=-100, reduction=reduction)
+
+
+def _bio_names(model) -> list[str] | None:
+    """The model's label names if they form a BIO scheme, else None."""
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if "O" in names and all(n == "O" or n[:2] in ("B-", "I-") for n in names):
+        return names
+    return None
+
+
 def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
-    """Loss, accuracy, macro-F1 and per-class report on a labelled loader."""
+    """Loss, accuracy, macro-F1 and per-class report on a labelled loader.
+
+    For token classification (3-d logits) the scores are over labelled
+    positions (the first subword of each word that survived truncation), and
+    when the model's labels are BIO names (``model.config.id2label``) the
+    result adds ``span_precision``, ``span_recall`` and ``span_f1`` from
+    ``seqeval`` (a span counts only if its type and both ends are right) and
+    ``span_report``."""
     import torch
     from sklearn.metrics import accuracy_score, classification_report, f1_score
 
-    preds, golds, losses = [], [], []
+    preds, golds, loss_sum, n_scored = [], [], 0.0, 0
+    sentences_pred, sentences_gold = [], []
     was_training = model.training
     model.eval()
     weight = None if class_weights is None else torch.tensor(class_weights)
@@ -308,28 +376,50 @@ def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
                 batch, labels = {k: v.to(device) for k, v in batch.items()}, labels.to(device)
             logits = model(**batch).logits.float()
             w = None if weight is None else weight.to(logits.device)
-            losses.append(torch.nn.functional.cross_entropy(logits, labels, weight=w,
-                                                            reduction="sum").item())
+            loss_sum += _loss(logits, labels, w, reduction="sum").item()
+            n_scored += int((labels != -100).sum())
             if accelerator is not None:
+                if logits.ndim == 3:  # sequence lengths differ between processes
+                    logits = accelerator.pad_across_processes(logits, dim=1)
+                    labels = accelerator.pad_across_processes(labels, dim=1, pad_index=-100)
                 logits, labels = accelerator.gather_for_metrics((logits, labels))
-            preds.append(logits.argmax(-1).cpu().numpy())
-            golds.append(labels.cpu().numpy())
+            pred, gold = logits.argmax(-1).cpu().numpy(), labels.cpu().numpy()
+            if pred.ndim == 2:
+                keep = gold != -100
+                sentences_pred += [p[k] for p, k in zip(pred, keep)]
+                sentences_gold += [g[k] for g, k in zip(gold, keep)]
+                pred, gold = pred[keep], gold[keep]
+            preds.append(pred)
+            golds.append(gold)
     model.train(was_training)
     y_pred, y_true = np.concatenate(preds), np.concatenate(golds)
-    return {"loss": sum(losses) / len(y_true), "accuracy": accuracy_score(y_true, y_pred),
-            "macro_f1": f1_score(y_true, y_pred, average="macro"),
-            "report": classification_report(y_true, y_pred, output_dict=True, zero_division=0)}
+    out = {"loss": loss_sum / max(n_scored, 1), "accuracy": accuracy_score(y_true, y_pred),
+           "macro_f1": f1_score(y_true, y_pred, average="macro"),
+           "report": classification_report(y_true, y_pred, output_dict=True, zero_division=0)}
+    unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
+    names = _bio_names(unwrapped) if sentences_gold else None
+    if names is not None:
+        from .token_classification import span_scores
+
+        spans = span_scores([[names[i] for i in s] for s in sentences_gold],
+                            [[names[i] for i in s] for s in sentences_pred])
+        out.update(span_precision=spans["precision"], span_recall=spans["recall"],
+                   span_f1=spans["f1"], span_report=spans["report"])
+    return out
 
 
 def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_labels=None,
               config: FineTuneConfig | None = None, label2id: dict | None = None) -> History:
-    """Fine-tune ``model`` (a sequence-classification model) in place.
+    """Fine-tune ``model`` (a sequence- or token-classification model) in place.
 
     Args:
-        model: e.g. from :func:`tlbook.models.load_encoder` with ``num_labels``.
-        tokenizer: its tokenizer.
+        model: e.g. from :func:`tlbook.models.load_encoder` with ``num_labels``,
+            or :func:`tlbook.token_classification.load_token_classifier`.
+        tokenizer: its tokenizer (a fast one for token classification).
         train_texts, train_labels: training data (labels ints, or strings with
-            ``label2id``).
+            ``label2id``). For token classification, ``train_texts`` are lists
+            of words and ``train_labels`` one list of labels per sentence, one
+            label per word.
         val_texts, val_labels: validation data for evaluation, early stopping
             and best-checkpoint restore (optional).
         config: a :class:`FineTuneConfig`.
@@ -347,22 +437,37 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FineTuneConfig()
-    y_train = encode_labels(train_labels, label2id)
+    token_task = is_token_task(train_texts)
+    if token_task:
+        from .token_classification import encode_word_labels
+
+        y_train = encode_word_labels(train_labels, label2id, train_texts)
+        y_val = (encode_word_labels(val_labels, label2id, val_texts)
+                 if val_texts is not None else None)
+        flat = [y for sentence in y_train for y in sentence]
+    else:
+        y_train = encode_labels(train_labels, label2id)
+        y_val = encode_labels(val_labels, label2id) if val_texts is not None else None
+        flat = y_train
     n_labels = model.config.num_labels
-    if max(y_train) >= n_labels or min(y_train) < 0:
+    if max(flat) >= n_labels or min(flat) < 0:
         raise ValueError(f"labels must be in 0..{n_labels - 1} for a model with num_labels="
-                         f"{n_labels}; got values {sorted(set(y_train))[:10]}")
+                         f"{n_labels}; got values {sorted(set(flat))[:10]}")
     if label2id is not None:
         model.config.label2id = dict(label2id)
         model.config.id2label = {v: k for k, v in label2id.items()}
+    if config.metric == "span_f1" and (not token_task or _bio_names(model) is None):
+        raise ValueError("metric='span_f1' needs token classification with BIO label names "
+                         "(model.config.id2label or label2id like {'O': 0, 'B-NAME': 1, "
+                         "'I-NAME': 2}); use 'accuracy' or 'macro_f1' otherwise")
     has_val = val_texts is not None
     torch.manual_seed(config.seed)
     accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
                               gradient_accumulation_steps=config.grad_accum)
     train_loader = make_loader(train_texts, tokenizer, y_train, config.batch_size,
                                config.max_length, shuffle_seed=config.seed)
-    val_loader = (make_loader(val_texts, tokenizer, encode_labels(val_labels, label2id),
-                              config.batch_size * 2, config.max_length) if has_val else None)
+    val_loader = (make_loader(val_texts, tokenizer, y_val, config.batch_size * 2,
+                              config.max_length) if has_val else None)
     n_layers = len(encoder_layers(model))
     if config.freeze == "encoder":
         _set_trainable(model, 0)
@@ -396,7 +501,7 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
             with accelerator.accumulate(model):
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
-                loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+                loss = _loss(logits, labels, weight)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -413,7 +518,8 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
                 continue
             result = evaluate(model, val_loader, accelerator, config.class_weights)
             result.update(step=step, epoch=epoch + 1)
-            history.evals.append({k: v for k, v in result.items() if k != "report"})
+            history.evals.append({k: v for k, v in result.items()
+                                  if k not in ("report", "span_report")})
             score = result[config.metric]
             if history.best_score is None or score > history.best_score:
                 history.best_score, history.best_step, bad_evals = score, step, 0
@@ -447,6 +553,9 @@ def predict(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
     """
     import torch
 
+    if is_token_task(texts):
+        raise TypeError("texts are lists of words (token classification); use "
+                        "tlbook.token_classification.predict_words for one label per word")
     loader = make_loader(texts, tokenizer, None, batch_size, max_length)
     device = next(model.parameters()).device
     probs = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)

@@ -1,0 +1,558 @@
+"""Token classification: one label per word, predicted from subword tokens.
+
+Used in chapter "Token classification (NER-style)". The chapter's pieces, in
+the order it builds them:
+
+- the data: :func:`load_names` gives sentences as word lists with BIO labels,
+  proper-name spans from the Brown Corpus's gold tags (``lite``) or the
+  CoNLL-2003 entities (``full``);
+- the alignment of word labels to subword tokens (:func:`align_labels`, the
+  label on the first subword, ``-100`` elsewhere) and its inverse
+  (:func:`word_predictions`);
+- a token classifier on the profile's encoder (:func:`load_token_classifier`),
+  trained by :func:`tlbook.finetune.fine_tune`, which accepts word lists;
+- span-level scoring with ``seqeval`` (:func:`span_scores`) and a rule
+  baseline that calls every capitalised non-initial word a name
+  (:func:`capitalisation_baseline`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+
+import datasets
+import numpy as np
+
+from .profiles import Profile, get_profile, is_hub_id
+from .resources import FetchError
+
+__all__ = [
+    "CONLL_LABELS",
+    "IGNORE_INDEX",
+    "NAME_LABELS",
+    "NAME_TAGS",
+    "align_labels",
+    "bio_labels",
+    "bracket_spans",
+    "capitalisation_baseline",
+    "encode_word_labels",
+    "is_name_tag",
+    "label_names",
+    "load_names",
+    "load_token_classifier",
+    "name_labels",
+    "predict_words",
+    "span_report",
+    "span_scores",
+    "spans",
+    "task_sizes",
+    "tokenize_words",
+    "word_predictions",
+]
+
+IGNORE_INDEX = -100
+"""Label of positions the loss skips (PyTorch's ``cross_entropy`` default)."""
+
+NAME_LABELS: tuple[str, ...] = ("O", "B-NAME", "I-NAME")
+"""The lite profile's labels: outside, first word of a name, later word of a name."""
+
+CONLL_LABELS: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC",
+                                 "B-MISC", "I-MISC")
+"""CoNLL-2003's labels in the order of the Hub dataset's ``ner_tags`` ids."""
+
+NAME_TAGS = frozenset({"np", "np$", "nps", "nps$"})
+"""Brown's proper-noun tags (singular, possessive, plural, plural possessive)."""
+
+_TAG_SUFFIXES = ("-tl", "-hl", "-nc")  # in a title, in a headline, a cited word
+
+_SIZES = {
+    "lite": {"train": 1200, "names_only": True, "validation": 200, "test": 1000,
+             "max_length": 64, "epochs": 1, "batch_size": 16, "lr": 2e-4},
+    "full": {"train": None, "names_only": False, "validation": None, "test": None,
+             "max_length": 128, "epochs": 3, "batch_size": 32, "lr": 5e-5},
+}
+
+# Brown corpus files held out as whole documents, so that no article lends
+# its names to both sides of a split.
+_N_TEST_FILES, _N_VALIDATION_FILES = 50, 50
+_CONLL_PARQUET_REVISION = "refs/convert/parquet"
+
+
+def task_sizes(profile: str | Profile | None = None) -> dict:
+    """The chapter's sizes for a profile: sentences per split (``None``: all),
+    ``names_only`` (train only on sentences with at least one name),
+    ``max_length``, ``epochs``, ``batch_size`` and ``lr``."""
+    return dict(_SIZES[get_profile(profile).name])
+
+
+# ---------------------------------------------------------------- labels
+
+def is_name_tag(brown_tag: str) -> bool:
+    """True when a Brown tag marks a proper noun: its base, after removing the
+    suffixes ``-tl``, ``-hl`` and ``-nc``, is one of :data:`NAME_TAGS`.
+
+    ``"np-tl"`` (a proper noun inside a title, "Fulton" in "Fulton County")
+    counts; ``"nn-tl"`` ("County") does not: the suffix says where a word
+    stands, not what it is. Contractions (``"np+bez"``, "Bill's" for "Bill
+    is") and foreign words (``"fw-np"``) do not count either.
+    """
+    if not isinstance(brown_tag, str):
+        raise TypeError(f"brown_tag must be a str, got {type(brown_tag).__name__}")
+    return _is_name_base(brown_tag)
+
+
+@lru_cache(maxsize=None)
+def _is_name_base(brown_tag: str) -> bool:
+    tag = brown_tag.strip().lower()
+    while tag.endswith(_TAG_SUFFIXES) and len(tag) > 3:
+        tag = tag[:-3]
+    return tag in NAME_TAGS
+
+
+def bio_labels(flags: Sequence[bool], name: str = "NAME") -> list[str]:
+    """BIO labels for a run of flags: each maximal run of True words is one
+    span, ``B-<name>`` on its first word and ``I-<name>`` on the rest."""
+    out, inside = [], False
+    for flag in flags:
+        out.append(("I-" if inside else "B-") + name if flag else "O")
+        inside = bool(flag)
+    return out
+
+
+def name_labels(brown_tags: Sequence[str]) -> list[str]:
+    """BIO name labels of one Brown sentence: consecutive proper nouns
+    (:func:`is_name_tag`) form one span."""
+    return bio_labels([is_name_tag(t) for t in brown_tags])
+
+
+def spans(labels: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The spans of a BIO label sequence as ``(type, start, end)`` with ``end``
+    exclusive, read the way ``seqeval`` reads them (an ``I-`` after ``O`` or
+    after another type starts a span)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [(kind, start, end + 1) for kind, start, end in get_entities(list(labels))]
+
+
+def label_names(dataset: datasets.Dataset | datasets.DatasetDict) -> list[str]:
+    """The label names of a dataset's ``ner_tags`` column, in id order."""
+    if isinstance(dataset, datasets.DatasetDict):
+        dataset = next(iter(dataset.values()))
+    return list(dataset.features["ner_tags"].feature.names)
+
+
+# ---------------------------------------------------------------- data
+
+def _ner_features(names: Sequence[str], extra: dict | None = None) -> datasets.Features:
+    cols = {"id": datasets.Value("string"), "tokens": datasets.List(datasets.Value("string")),
+            "ner_tags": datasets.List(datasets.ClassLabel(names=list(names)))}
+    return datasets.Features({**cols, **(extra or {})})
+
+
+def load_names(profile: str | Profile | None = None) -> datasets.DatasetDict:
+    """Sentences with BIO labels for names, split train/validation/test.
+
+    ``lite``: every sentence of the Brown Corpus, labelled with
+    :data:`NAME_LABELS` from its gold tags (:func:`name_labels`). The split is
+    by corpus file, so no document contributes to two splits: files ordered by
+    the sha256 of their name, 50 files test, 50 validation, 400 train. Inside
+    each split sentences are ordered by the sha256 of ``"<file>/<index>"``, a
+    fixed shuffle, so the first ``n`` rows are a fair sample.
+
+    ``full``: the Hub dataset ``profile.ner`` (CoNLL-2003,
+    ``eriktks/conll2003``; labels :data:`CONLL_LABELS`) with its own splits,
+    each reordered by the sha256 of ``"<split>/<row>"``. The dataset is read
+    from the Hub's Parquet export: its main branch holds a loading script,
+    which ``datasets`` 4 and later no longer run.
+
+    Args:
+        profile: ``"lite"``, ``"full"``, a :class:`~tlbook.profiles.Profile`,
+            or ``None`` for the current profile.
+
+    Returns:
+        ``DatasetDict`` with splits ``train``, ``validation``, ``test`` and
+        columns ``id`` (str), ``tokens`` (list of str) and ``ner_tags`` (list
+        of ClassLabel); ``lite`` adds ``file``, ``genre`` and ``brown_tags``.
+
+    Raises:
+        FetchError: ``full`` profile and the Hub cannot be reached.
+    """
+    from .data import _hash_order, brown_sentences
+
+    profile = get_profile(profile)
+    if is_hub_id(profile.ner):
+        return _conll_from_hub(_load_hub_parquet(profile.ner))
+    if profile.ner != "brown":
+        raise ValueError(f"profile.ner must be 'brown' or a Hub id, got {profile.ner!r}")
+    sentences = brown_sentences()
+    files = sorted({s.file for s in sentences})
+    order = [files[i] for i in _hash_order(files)]
+    split_of = {f: "test" for f in order[:_N_TEST_FILES]}
+    split_of.update({f: "validation"
+                     for f in order[_N_TEST_FILES:_N_TEST_FILES + _N_VALIDATION_FILES]})
+    rows: dict[str, list] = {"train": [], "validation": [], "test": []}
+    position: dict[str, int] = {}
+    for s in sentences:
+        index = position[s.file] = position.get(s.file, -1) + 1
+        rows[split_of.get(s.file, "train")].append((f"{s.file}/{index}", s))
+    extra = {"file": datasets.Value("string"), "genre": datasets.Value("string"),
+             "brown_tags": datasets.List(datasets.Value("string"))}
+    features = _ner_features(NAME_LABELS, extra)
+    label_id = {name: i for i, name in enumerate(NAME_LABELS)}
+    out = {}
+    for split, items in rows.items():
+        items = [items[i] for i in _hash_order([key for key, _ in items])]
+        out[split] = datasets.Dataset.from_dict({
+            "id": [key for key, _ in items],
+            "tokens": [s.words for _, s in items],
+            "ner_tags": [[label_id[x] for x in name_labels(s.tags)] for _, s in items],
+            "file": [s.file for _, s in items],
+            "genre": [s.genre for _, s in items],
+            "brown_tags": [s.tags for _, s in items]}).cast(features)
+    return datasets.DatasetDict(out)
+
+
+def _load_hub_parquet(dataset_id: str) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(dataset_id, revision=_CONLL_PARQUET_REVISION)
+    except Exception as err:  # the Hub client raises many types: offline, 404, auth...
+        raise FetchError(
+            f"Could not load {dataset_id!r} (revision {_CONLL_PARQUET_REVISION!r}) from the "
+            "Hugging Face Hub (the full profile needs internet). Use the lite profile "
+            "(TLBOOK_PROFILE=lite) offline."
+        ) from err
+
+
+def _conll_from_hub(hub: datasets.DatasetDict) -> datasets.DatasetDict:
+    """CoNLL-2003-like splits (``tokens``, ``ner_tags``) -> the book's shape.
+
+    The Parquet export normally keeps the label names; where ``ner_tags`` holds
+    bare integers they are given the names of :data:`CONLL_LABELS`.
+    """
+    from .data import _hash_order
+
+    out = {}
+    for split in ("train", "validation", "test"):
+        ds = hub[split]
+        feature = getattr(ds.features["ner_tags"], "feature", None)
+        names = (list(feature.names) if isinstance(feature, datasets.ClassLabel)
+                 else list(CONLL_LABELS))
+        if "id" not in ds.column_names:
+            ds = ds.add_column("id", [str(i) for i in range(len(ds))])
+        ds = ds.select_columns(["id", "tokens", "ner_tags"])
+        ds = ds.cast(_ner_features(names))
+        out[split] = ds.select(_hash_order([f"{split}/{i}" for i in range(len(ds))]))
+    return datasets.DatasetDict(out)
+
+
+# ---------------------------------------------------------------- alignment
+
+def _check_word_lists(words_list, name: str = "words_list") -> list[list[str]]:
+    if isinstance(words_list, str) or not isinstance(words_list, Sequence):
+        raise TypeError(f"{name} must be a list of sentences, each a list of words "
+                        f"(e.g. [sentence.split()]), got {type(words_list).__name__}")
+    out = []
+    for i, words in enumerate(words_list):
+        if isinstance(words, str):
+            raise TypeError(f"{name}[{i}] is a str; each sentence must be a list of words "
+                            "already split, e.g. text.split()")
+        if not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+            raise TypeError(f"{name}[{i}] must be a list of str (the words of one sentence)")
+        out.append(list(words))
+    return out
+
+
+def encode_word_labels(labels_list: Sequence[Sequence], label2id: dict | None = None,
+                       words_list: Sequence[Sequence[str]] | None = None) -> list[list[int]]:
+    """Integer label ids for each word of each sentence.
+
+    Args:
+        labels_list: one label list per sentence (names like ``"B-NAME"`` or
+            ids).
+        label2id: the mapping from names to ids; needed for names.
+        words_list: the sentences, to check that every sentence has exactly
+            one label per word.
+
+    Raises:
+        ValueError: a label list's length differs from its sentence's, or a
+            label name is not in ``label2id``.
+    """
+    if isinstance(labels_list, str) or not isinstance(labels_list, Sequence):
+        raise TypeError("labels_list must be a list with one list of labels per sentence")
+    if words_list is not None and len(words_list) != len(labels_list):
+        raise ValueError(f"got {len(words_list)} sentences but {len(labels_list)} label lists; "
+                         "pass one label list per sentence")
+    out = []
+    for i, labels in enumerate(labels_list):
+        if isinstance(labels, str) or not isinstance(labels, Sequence):
+            raise TypeError(f"labels_list[{i}] must be a list of labels, one per word, "
+                            f"got {type(labels).__name__}")
+        labels = list(labels)
+        if words_list is not None and len(labels) != len(words_list[i]):
+            raise ValueError(
+                f"sentence {i} has {len(words_list[i])} words but {len(labels)} labels; "
+                "give exactly one label per word (subword alignment is done for you)")
+        if any(isinstance(x, str) for x in labels):
+            if label2id is None:
+                raise ValueError("labels are strings (e.g. 'B-NAME') but no label2id mapping "
+                                 "was given; pass label2id={'O': 0, 'B-NAME': 1, ...}")
+            unknown = sorted({x for x in labels if x not in label2id})
+            if unknown:
+                raise ValueError(f"sentence {i} has labels {unknown} that are not in label2id "
+                                 f"(known: {sorted(label2id)})")
+            labels = [label2id[x] for x in labels]
+        out.append([int(x) for x in labels])
+    return out
+
+
+def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> list[int]:
+    """Subword labels from word labels: each word's label on its first subword,
+    :data:`IGNORE_INDEX` on its other subwords and on special tokens.
+
+    Args:
+        word_labels: one label id per word, ``(n_words,)``.
+        word_ids: for each subword position, the index of its word or ``None``
+            (``[CLS]``, ``[SEP]``, padding): ``encoding.word_ids()`` of a fast
+            tokenizer.
+
+    Returns:
+        ``(seq_len,)`` labels. Words cut off by truncation get no position.
+
+    Raises:
+        ValueError: ``word_ids`` points at a word ``word_labels`` has no label
+            for (the label list is shorter than the sentence).
+    """
+    out, previous = [], None
+    for word in word_ids:
+        if word is None:
+            out.append(IGNORE_INDEX)
+        elif word >= len(word_labels):
+            raise ValueError(f"the tokens refer to word {word} but word_labels has only "
+                             f"{len(word_labels)} labels; give one label per word")
+        elif word != previous:
+            out.append(int(word_labels[word]))
+        else:
+            out.append(IGNORE_INDEX)
+        previous = word
+    return out
+
+
+def word_predictions(logits, word_ids: Sequence[int | None], n_words: int,
+                     fill: int = 0) -> np.ndarray:
+    """Word labels back from subword logits: each word takes the prediction
+    at its first subword (the position trained by :func:`align_labels`).
+
+    Args:
+        logits: ``(seq_len, num_labels)`` scores of one sentence (array or
+            tensor); rows past ``len(word_ids)`` (padding) are ignored.
+        word_ids: ``(seq_len,)`` word index per position, ``None`` for special
+            tokens.
+        n_words: words in the sentence.
+        fill: label id for words with no subword (cut off by truncation).
+
+    Returns:
+        ``(n_words,)`` int label ids.
+    """
+    scores = np.asarray(logits.detach().cpu() if hasattr(logits, "detach") else logits)
+    if scores.ndim != 2:
+        raise ValueError(f"logits must have shape (seq_len, num_labels), got {scores.shape}")
+    out = np.full(n_words, fill, dtype=np.int64)
+    seen = set()
+    for position, word in enumerate(word_ids):
+        if word is None or word in seen:
+            continue
+        if word >= n_words:
+            raise ValueError(f"word_ids refers to word {word} but n_words is {n_words}")
+        seen.add(word)
+        out[word] = int(scores[position].argmax())
+    return out
+
+
+def tokenize_words(words_list: Sequence[Sequence[str]], tokenizer, max_length: int = 128,
+                   labels_list: Sequence[Sequence[int]] | None = None) -> dict[str, list]:
+    """Tokenise pre-split sentences and align their word labels.
+
+    Warns (once) when sentences are truncated.
+
+    Args:
+        words_list: sentences as lists of words.
+        tokenizer: a *fast* tokenizer (it must provide ``word_ids()``).
+        max_length: longest subword sequence kept, special tokens included.
+        labels_list: optional label ids per word (see :func:`encode_word_labels`).
+
+    Returns:
+        ``{"input_ids", "attention_mask", "word_ids"}`` with one list per
+        sentence, plus ``"labels"`` (aligned by :func:`align_labels`) when
+        ``labels_list`` is given.
+
+    Raises:
+        ValueError: the tokenizer is a slow (Python) one without ``word_ids``.
+    """
+    words_list = _check_word_lists(words_list)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"tokenizer ({type(tokenizer).__name__}) is a slow Python tokenizer without "
+            "word_ids(), which label alignment needs; load the fast one, e.g. "
+            "AutoTokenizer.from_pretrained(name) (the default) or tlbook.models.load_encoder")
+    if labels_list is not None:
+        labels_list = encode_word_labels(labels_list, None, words_list)
+    limit = min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length)
+    full = tokenizer(words_list, is_split_into_words=True, truncation=False, verbose=False)
+    n_long = sum(len(ids) > limit for ids in full["input_ids"])
+    if n_long:
+        warnings.warn(f"{n_long} of {len(words_list)} sentences are longer than {limit} "
+                      "subword tokens and were truncated; their last words get no prediction "
+                      "(raise max_length to keep them)", stacklevel=2)
+    enc = tokenizer(words_list, is_split_into_words=True, truncation=True, max_length=limit)
+    out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+           "word_ids": [enc.word_ids(i) for i in range(len(words_list))]}
+    if labels_list is not None:
+        out["labels"] = [align_labels(lab, ids) for lab, ids in zip(labels_list, out["word_ids"])]
+    return out
+
+
+# ---------------------------------------------------------------- model
+
+def load_token_classifier(labels: Sequence[str], profile: str | Profile | None = None,
+                          device: str | None = None, **kwargs):
+    """The profile's pretrained encoder with a new token-classification head.
+
+    Args:
+        labels: the label names in id order, e.g. :data:`NAME_LABELS`; they
+            are stored in ``model.config.id2label``.
+        profile: ``"lite"`` (all-MiniLM-L6-v2) or ``"full"`` (bert-base-uncased);
+            ``None`` uses the current profile.
+        device: move the model there (``None`` leaves it on the CPU).
+        **kwargs: passed to ``from_pretrained``.
+
+    Returns:
+        ``(model, tokenizer)``: an ``AutoModelForTokenClassification`` in eval
+        mode, whose logits have shape ``(batch, seq_len, len(labels))``.
+    """
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from .models import _from_hub, model_source
+
+    if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) < 2 \
+            or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must be a list of at least 2 distinct label names, e.g. "
+                         f"{list(NAME_LABELS)}, got {labels!r}")
+    source = model_source("encoder", profile)
+    tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
+    model = _from_hub(AutoModelForTokenClassification.from_pretrained, source,
+                      num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={x: i for i, x in enumerate(labels)}, **kwargs)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, tokenizer
+
+
+def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_size: int = 64,
+                  max_length: int = 128) -> list[list[str]]:
+    """Predicted label names, one per word, for each sentence.
+
+    Words cut off by truncation are labelled ``"O"`` (id 0 if there is no
+    ``"O"``).
+
+    Returns:
+        ``list[list[str]]`` in the order of ``words_list``.
+    """
+    import torch
+
+    words_list = _check_word_lists(words_list)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    enc = tokenize_words(words_list, tokenizer, max_length)
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    fill = next((i for i, name in id2label.items() if name == "O"), 0)
+    device = next(model.parameters()).device
+    order = sorted(range(len(words_list)), key=lambda i: len(enc["input_ids"][i]))
+    out: list[list[str]] = [[] for _ in words_list]
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
+                                   "attention_mask": [enc["attention_mask"][i] for i in idx]},
+                                  return_tensors="pt")
+            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+            for row, i in enumerate(idx):
+                ids = word_predictions(logits[row], enc["word_ids"][i], len(words_list[i]), fill)
+                out[i] = [id2label[int(j)] for j in ids]
+    return out
+
+
+# ---------------------------------------------------------------- scoring
+
+def _check_pairs(gold, pred) -> tuple[list[list[str]], list[list[str]]]:
+    gold, pred = [list(x) for x in gold], [list(x) for x in pred]
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} sentences but pred has {len(pred)}")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: gold has {len(g)} labels but pred has {len(p)}")
+    return gold, pred
+
+
+def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
+    """Span-level precision, recall and F1 (``seqeval``, micro-averaged over
+    span types): a predicted span counts only if its type, start and end all
+    match a gold span.
+
+    Returns:
+        ``{"precision", "recall", "f1", "n_gold", "n_pred", "report"}`` where
+        ``report`` is seqeval's per-type report as a dict.
+    """
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
+    gold, pred = _check_pairs(gold, pred)
+    return {"precision": precision_score(gold, pred, zero_division=0),
+            "recall": recall_score(gold, pred, zero_division=0),
+            "f1": f1_score(gold, pred, zero_division=0),
+            "n_gold": sum(len(spans(g)) for g in gold),
+            "n_pred": sum(len(spans(p)) for p in pred),
+            "report": classification_report(gold, pred, output_dict=True, zero_division=0)}
+
+
+def span_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                digits: int = 3) -> str:
+    """``seqeval``'s classification report as text (one row per span type)."""
+    from seqeval.metrics import classification_report
+
+    gold, pred = _check_pairs(gold, pred)
+    return classification_report(gold, pred, digits=digits, zero_division=0)
+
+
+def bracket_spans(words: Sequence[str], labels: Sequence[str]) -> str:
+    """The sentence as one string with each span in square brackets, e.g.
+    ``"[Mr. Hawksley] flew to [Kalamazoo] ."``."""
+    words = list(words)
+    if len(words) != len(labels):
+        raise ValueError(f"words has {len(words)} items but labels has {len(labels)}")
+    out = list(words)
+    for _, start, end in spans(labels):
+        out[start] = "[" + out[start]
+        out[end - 1] = out[end - 1] + "]"
+    return " ".join(out)
+
+
+def capitalisation_baseline(words_list: Sequence[Sequence[str]], name: str = "NAME"
+                            ) -> list[list[str]]:
+    """The rule "a capitalised word that does not start the sentence is a
+    name", with consecutive such words merged into one span.
+
+    The sentence starts at its first word that begins with a letter, so an
+    opening quote or bracket does not hide the initial capital.
+
+    Returns:
+        BIO labels, one list per sentence.
+    """
+    out = []
+    for words in _check_word_lists(words_list):
+        first = next((i for i, w in enumerate(words) if w[:1].isalpha()), None)
+        out.append(bio_labels([i != first and w[:1].isupper() for i, w in enumerate(words)],
+                              name))
+    return out
