@@ -301,6 +301,12 @@ def test_capitalisation_baseline():
     assert tc.capitalisation_baseline([[]]) == [[]]
 
 
+def test_untyped_keeps_spans_and_drops_types():
+    assert tc.untyped([["B-PER", "I-PER", "O", "B-LOC"], []]) == [
+        ["B-NAME", "I-NAME", "O", "B-NAME"], []]
+    assert tc.untyped([["B-NAME", "O"]]) == [["B-NAME", "O"]]
+
+
 def test_bracket_spans():
     words = ["Mr.", "Hawksley", "flew", "to", "Kalamazoo", "."]
     labels = ["B-NAME", "I-NAME", "O", "O", "B-NAME", "O"]

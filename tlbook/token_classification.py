@@ -49,6 +49,7 @@ __all__ = [
     "spans",
     "task_sizes",
     "tokenize_words",
+    "untyped",
     "word_predictions",
 ]
 
@@ -524,6 +525,13 @@ def span_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
 
     gold, pred = _check_pairs(gold, pred)
     return classification_report(gold, pred, digits=digits, zero_division=0)
+
+
+def untyped(labels_list: Sequence[Sequence[str]], name: str = "NAME") -> list[list[str]]:
+    """The same BIO labels with every span type replaced by ``name``
+    (``B-PER`` -> ``B-NAME``), to compare a typed tagger with an untyped rule.
+    Labels that are already untyped come back unchanged."""
+    return [[x if x == "O" else f"{x[:2]}{name}" for x in labels] for labels in labels_list]
 
 
 def bracket_spans(words: Sequence[str], labels: Sequence[str]) -> str:
