@@ -215,6 +215,9 @@ def test_train_task_variants_change_what_they_should(encoder):
     held, _ = train_task(mh, tok, texts, labels, tasks, l2sp_alpha=1e4, **args)
     assert parameter_distance(mh.encoder, held.encoder) < parameter_distance(mh.encoder,
                                                                              plain.encoder)
+    mixed, _ = train_task(mh, tok, TEXTS, [1, 0, 1, 0], [0, 0, 1, 1], frozen_heads=[0], **args)
+    assert torch.equal(mixed.heads[0].weight, mh.heads[0].weight)
+    assert not torch.equal(mixed.heads[1].weight, mh.heads[1].weight)
     acc = task_accuracy(plain, tok, TEXTS[2:], [1, 0], task=1)
     assert acc in (0.0, 0.5, 1.0)
     with pytest.raises(ValueError, match="freeze_layers must be an int in 0..6"):

@@ -420,11 +420,12 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
                     labels: Sequence[int], tasks: Sequence[int], lr: float, epochs: int = 1,
                     batch_size: int = 16, max_length: int = 64, freeze_layers: int = 0,
                     l2sp_alpha: float = 0.0, lora_r: int | None = None,
-                    seed: int = 0, callback=None) -> tuple[MultiHeadClassifier, list[float]]:
+                    frozen_heads: Sequence[int] = (), seed: int = 0,
+                    callback=None) -> tuple[MultiHeadClassifier, list[float]]:
     """Train a copy of ``model`` on a task, in one of the ways the chapter compares.
 
-    The heads of the tasks present in ``tasks`` train; the other heads stay
-    frozen. Then, by argument:
+    The heads of the tasks present in ``tasks`` train, except those listed
+    in ``frozen_heads``; the other heads stay frozen. Then, by argument:
 
     - plain (the defaults): every encoder weight trains;
     - ``freeze_layers=k``: the embeddings and the lowest ``k`` transformer
@@ -437,7 +438,8 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
       end, so the result is a plain model again.
 
     Rehearsal is a matter of the data: mix old-task examples into ``texts``,
-    ``labels`` and ``tasks`` (:func:`rehearsal_mix`). Training is
+    ``labels`` and ``tasks`` (:func:`rehearsal_mix`), and keep the old head
+    fixed with ``frozen_heads`` so that the encoder must keep serving it. Training is
     :func:`tlbook.lora.fit` (AdamW, 10% warm-up, linear decay, no weight decay,
     the fused AdamW kernel); ``callback(steps_done, model)`` is passed on to it.
 
@@ -473,7 +475,7 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
                 p.requires_grad = False
     for t, head in enumerate(model.heads):
         for p in head.parameters():
-            p.requires_grad = t in present
+            p.requires_grad = t in present and t not in frozen_heads
     penalty = L2SPPenalty(model.encoder, l2sp_alpha) if l2sp_alpha else None
     loader = task_loader(texts, labels, tasks, tokenizer, batch_size, max_length,
                          shuffle_seed=seed)
@@ -502,13 +504,19 @@ def parameter_distance(a: nn.Module, b: nn.Module) -> float:
 
 
 def genre_blocks(genre: str, tokenizer, block_size: int = 64) -> list[list[int]]:
-    """Token blocks of one Brown genre, its sentences detokenised and joined
-    (:func:`tlbook.lora.detokenize`, :func:`tlbook.lora.lm_blocks`), in corpus order."""
+    """Token blocks of one Brown genre as running text, in corpus order.
+
+    The sentences are detokenised (:func:`tlbook.lora.detokenize`) and joined
+    with spaces into one text before :func:`tlbook.lora.lm_blocks` cuts it,
+    so no end-of-text token separates sentences: a model trained on these
+    blocks learns the genre, not a one-sentence-per-document format that
+    every other text cut the same way would share.
+    """
     from .data import brown_sentences
     from .lora import detokenize, lm_blocks
 
-    return lm_blocks([detokenize(s.words) for s in brown_sentences(genre)], tokenizer,
-                     block_size=block_size)
+    text = " ".join(detokenize(s.words) for s in brown_sentences(genre))
+    return lm_blocks([text], tokenizer, block_size=block_size)
 
 
 def perplexity(model: nn.Module, blocks: Sequence[Sequence[int]], batch_size: int = 8) -> float:
