@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make book   environment, install, fetch + verify resources, build the HTML
-#   make test   the same set-up, then unit tests, strict nbval of every chapter,
+#   make test   the same set-up, then strict nbval of every chapter, unit tests,
 #               the HTML builds (normal and student) with warnings as errors, and
 #               every page opened in headless Chromium (installed by `make browser`)
 PYTHON ?= python3
@@ -55,7 +55,9 @@ nbval: fetch
 	$(BIN)/python -m pytest -p tests.chapter_times --nbval book --nbval-sanitize-with tests/sanitize.cfg -q \
 	  --chapter-times benchmarks/results/book_timing.json
 
-test: unit nbval
+# nbval first: a complete green run rewrites the chapter-time table, which the
+# book builds of the unit tests then show.
+test: nbval unit
 
 benchmarks: fetch
 	$(BIN)/python benchmarks/run_all.py
