@@ -333,10 +333,7 @@ def probe_head(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
     """
     from sklearn.linear_model import LogisticRegression
 
-    if not isinstance(model, MultiHeadClassifier):
-        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
-    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
-        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+    _check_task(model, task)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -395,15 +392,20 @@ def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int
                                        collate_fn=DataCollatorWithPadding(tokenizer))
 
 
+def _check_task(model, task) -> None:
+    """``model`` is a :class:`MultiHeadClassifier` and ``task`` one of its heads."""
+    if not isinstance(model, MultiHeadClassifier):
+        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
+    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
+        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+
+
 @torch.no_grad()
 def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
                   labels: Sequence[int], task: int, max_length: int = 64,
                   batch_size: int = 64) -> float:
     """Accuracy of head ``task`` of ``model`` on ``texts``."""
-    if not isinstance(model, MultiHeadClassifier):
-        raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
-    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
-        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+    _check_task(model, task)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
