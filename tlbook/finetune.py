@@ -162,14 +162,24 @@ def tokenize(texts: Sequence[str], tokenizer, max_length: int = 128) -> dict[str
     """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str")
+    enc = _truncating_tokenize(tokenizer, list(texts), max_length,
+                              "{n_long} of {n} inputs are longer than {limit} tokens and were "
+                              "truncated; raise max_length to keep more of them")
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def _truncating_tokenize(tokenizer, inputs: list, max_length: int, warning: str, **kwargs):
+    """``tokenizer(inputs, truncation=True, ...)`` that first counts the inputs
+    it has to cut and, if any, warns with ``warning.format(n_long=, n=, limit=)``
+    (attributed to the caller's caller, as :func:`tokenize` is called from a
+    loader). ``limit`` is ``max_length`` capped by the tokenizer's own maximum;
+    ``kwargs`` go to both tokenizer calls (e.g. ``is_split_into_words``)."""
     limit = min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length)
-    full = tokenizer(list(texts), truncation=False, verbose=False)
+    full = tokenizer(inputs, truncation=False, verbose=False, **kwargs)
     n_long = sum(len(ids) > limit for ids in full["input_ids"])
     if n_long:
-        warnings.warn(f"{n_long} of {len(texts)} inputs are longer than {limit} tokens and were "
-                      "truncated; raise max_length to keep more of them", stacklevel=2)
-    enc = tokenizer(list(texts), truncation=True, max_length=limit)
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+        warnings.warn(warning.format(n_long=n_long, n=len(inputs), limit=limit), stacklevel=3)
+    return tokenizer(inputs, truncation=True, max_length=limit, **kwargs)
 
 
 def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,

@@ -18,7 +18,6 @@ the order it builds them:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -399,14 +398,12 @@ def tokenize_words(words_list: Sequence[Sequence[str]], tokenizer, max_length: i
             "AutoTokenizer.from_pretrained(name) (the default) or tlbook.models.load_encoder")
     if labels_list is not None:
         labels_list = encode_word_labels(labels_list, None, words_list)
-    limit = min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length)
-    full = tokenizer(words_list, is_split_into_words=True, truncation=False, verbose=False)
-    n_long = sum(len(ids) > limit for ids in full["input_ids"])
-    if n_long:
-        warnings.warn(f"{n_long} of {len(words_list)} sentences are longer than {limit} "
-                      "subword tokens and were truncated; their last words get no prediction "
-                      "(raise max_length to keep them)", stacklevel=2)
-    enc = tokenizer(words_list, is_split_into_words=True, truncation=True, max_length=limit)
+    from .finetune import _truncating_tokenize
+
+    enc = _truncating_tokenize(tokenizer, words_list, max_length,
+                              "{n_long} of {n} sentences are longer than {limit} subword tokens "
+                              "and were truncated; their last words get no prediction "
+                              "(raise max_length to keep them)", is_split_into_words=True)
     out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
            "word_ids": [enc.word_ids(i) for i in range(len(words_list))]}
     if labels_list is not None:
