@@ -94,6 +94,7 @@ class _ChapterTimes:
         self.cells: dict[str, int] = defaultdict(int)
         self.failed: set[str] = set()
         self.load_before = os.getloadavg()[0]
+        self.message = ""
 
     def pytest_runtest_logreport(self, report):
         notebook = Path(report.fspath).as_posix()
@@ -108,12 +109,9 @@ class _ChapterTimes:
     def pytest_sessionfinish(self, session, exitstatus):
         wanted = [f"{name}.ipynb" for name in toc_notebooks()]
         missing = [nb for nb in wanted if nb not in self.seconds]
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
 
-        def say(text):
-            if reporter is not None:
-                reporter.ensure_newline()
-                reporter.write_line(f"chapter times: {text}")
+        def say(text):  # shown in the summary, after pytest's progress line
+            self.message = f"chapter times: {text}"
 
         if missing or self.failed or exitstatus != 0:
             say(f"not written (missing {missing}, failed {sorted(self.failed)}, "
@@ -137,6 +135,10 @@ class _ChapterTimes:
         self.path.write_text(json.dumps(record, indent=2) + "\n")
         TABLE.write_text(render_table(record))
         say(f"{total:.0f} s in total (goal {GOAL_MINUTES * 60} s); wrote {self.path} and {TABLE}")
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.message:
+            terminalreporter.write_line(self.message)
 
 
 def pytest_addoption(parser):
