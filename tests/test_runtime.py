@@ -40,3 +40,22 @@ def test_setup_rejects_bad_arguments(kwargs, word):
 
 def test_package_exports_setup():
     assert tlbook.setup is setup
+
+
+def test_setup_shortens_tlbook_warnings_only():
+    import warnings
+
+    from tlbook.finetune import tokenize
+    from tlbook.models import load_encoder
+
+    setup(verbose=False)
+    _, tok = load_encoder("lite")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tokenize(["word " * 50], tok, max_length=8)
+        warnings.warn("not from tlbook", UserWarning)
+    ours, other = (warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                   for w in caught)
+    assert ours.startswith("TruncationWarning: 1 of 1 inputs are longer than 8 tokens")
+    assert ours.count("\n") == 1  # no path of this machine, no source line
+    assert other.startswith(__file__) and "UserWarning: not from tlbook" in other

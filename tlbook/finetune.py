@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FineTuneConfig", "History", "encode_labels", "tokenize", "length_grouped_order",
+__all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize", "length_grouped_order",
            "is_token_task", "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
            "predict", "trainable_parameters", "class_weights_for", "train_and_score"]
 
@@ -168,6 +168,10 @@ def tokenize(texts: Sequence[str], tokenizer, max_length: int = 128) -> dict[str
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
+class TruncationWarning(UserWarning):
+    """Some inputs were longer than the model takes and lost their ends."""
+
+
 def _truncating_tokenize(tokenizer, inputs: list, max_length: int, warning: str, **kwargs):
     """``tokenizer(inputs, truncation=True, ...)`` that first counts the inputs
     it has to cut and, if any, warns with ``warning.format(n_long=, n=, limit=)``
@@ -178,7 +182,8 @@ def _truncating_tokenize(tokenizer, inputs: list, max_length: int, warning: str,
     full = tokenizer(inputs, truncation=False, verbose=False, **kwargs)
     n_long = sum(len(ids) > limit for ids in full["input_ids"])
     if n_long:
-        warnings.warn(warning.format(n_long=n_long, n=len(inputs), limit=limit), stacklevel=3)
+        warnings.warn(warning.format(n_long=n_long, n=len(inputs), limit=limit),
+                      TruncationWarning, stacklevel=3)
     return tokenizer(inputs, truncation=True, max_length=limit, **kwargs)
 
 

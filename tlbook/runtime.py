@@ -88,6 +88,18 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 
 
+_default_formatwarning = warnings.formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings of tlbook's own kinds read ``TruncationWarning: 387 of 400 ...``:
+    no file path of the machine that ran the chapter, no source line. Other
+    warnings keep Python's usual format."""
+    if category.__module__.split(".")[0] == "tlbook":
+        return f"{category.__name__}: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
+
+
 def _plot_style() -> None:
     import matplotlib
     import matplotlib.pyplot as plt
@@ -147,6 +159,7 @@ def setup(seed: int = 0, threads: int = 2, profile: str | None = None,
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = False
     _quiet_libraries()
+    warnings.formatwarning = _format_warning
     _plot_style()
     seed_everything(seed)
     runtime = Runtime(profile=chosen, device=device or default_device(), seed=seed,
