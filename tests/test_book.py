@@ -74,6 +74,19 @@ def test_real_book_has_every_page(real_builds, edition):
         assert (html / f"{name}.html").is_file(), f"{edition} build lacks the page {name}"
 
 
+@pytest.mark.parametrize("edition", ["normal", "student"])
+def test_real_book_typesets_maths_with_its_own_mathjax(real_builds, edition):
+    html = real_builds[edition]
+    mathjax = html / "_static" / "mathjax"
+    assert (mathjax / "tex-mml-chtml.js").stat().st_size > 500_000  # the real component
+    assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-*.woff"))
+    assert (mathjax / "LICENSE").is_file()
+    page = (html / "book" / "07_lora.html").read_text(encoding="utf-8")
+    assert 'class="math' in page  # the LoRA chapter has formulas
+    assert 'src="../_static/mathjax/tex-mml-chtml.js' in page
+    assert "cdn.jsdelivr.net/npm/mathjax" not in page
+
+
 def test_real_book_notebook_pages_have_a_colab_button(real_builds):
     notebooks = [n for n in toc_files(ROOT / "_toc.yml") if (ROOT / f"{n}.ipynb").exists()]
     for name in notebooks:
@@ -103,6 +116,8 @@ def demo_builds(tmp_path_factory):
     shutil.copy(ROOT / "_config.yml", src / "_config.yml")
     shutil.copy(ROOT / "_config_student.yml", src / "_config_student.yml")
     shutil.copy(ROOT / "book" / "references.bib", src / "book" / "references.bib")
+    shutil.copytree(ROOT / "book" / "_ext", src / "book" / "_ext",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(DEMO, src / "book" / "exercise_demo.ipynb")
     (src / "book" / "intro.md").write_text("# Demo\n\nA tiny book for the tests.\n")
     (src / "book" / "bibliography.md").write_text("# References\n\n```{bibliography}\n```\n")

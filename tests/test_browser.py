@@ -9,6 +9,8 @@ and a page fails if
 - an internal link points at a file that does not exist, or at an anchor
   (``page.html#section``) that is not on the target page;
 - an image of the book does not load;
+- a formula is left as raw TeX, because MathJax did not load or failed
+  (the build ships its own copy, so this must work without a network);
 - a chapter notebook has no "open in Colab" link to its own notebook.
 
 A screenshot of every page is saved as a test artefact in
@@ -70,6 +72,7 @@ def browser():
     driver = webdriver.Chrome(options=options,
                               service=webdriver.ChromeService(executable_path=driver_path))
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(30)  # MathJax typesetting a long page
     yield driver
     driver.quit()
 
@@ -146,6 +149,18 @@ return Array.from(document.images)
     .filter(img => !(img.complete && img.naturalWidth > 0))
     .map(img => img.currentSrc || img.src || img.outerHTML);
 """
+_UNTYPESET_MATH = """
+const done = arguments[arguments.length - 1];
+const math = Array.from(document.querySelectorAll('.math'));
+if (!math.length) { done([]); return; }
+if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+    done(['MathJax did not load (' + math.length + ' formulas left as TeX)']); return;
+}
+MathJax.startup.promise.then(
+    () => done(math.filter(m => !m.querySelector('mjx-container'))
+                   .map(m => 'formula not typeset: ' + m.textContent.trim().slice(0, 60))),
+    err => done(['MathJax failed: ' + err]));
+"""
 _LINKS = """
 return Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
 """
@@ -156,7 +171,8 @@ def page_problems(driver, url: str, base: str) -> list[str]:
 
     Internal links (under ``base``) must reach an existing file, and their
     anchor, if any, must exist on the target page; every image under ``base``
-    must load. Links and images elsewhere are not followed (the book must
+    must load; every formula (``class="math"``) must have been typeset by
+    MathJax. Links and images elsewhere are not followed (the book must
     work offline, and nothing outside it is reachable from the tests).
     """
     driver.get(url)
@@ -167,7 +183,7 @@ def page_problems(driver, url: str, base: str) -> list[str]:
         time.sleep(0.2)
     driver.execute_script("window.scrollTo(0, 0);")
 
-    problems = []
+    problems = list(driver.execute_async_script(_UNTYPESET_MATH))
     for src in driver.execute_script(_BROKEN_IMAGES):
         if src.startswith(base) or not src.startswith("http"):
             problems.append(f"image does not load: {src}")
@@ -193,7 +209,7 @@ _PNG_1x1 = bytes.fromhex(
 )
 
 
-def test_the_checks_catch_a_broken_link_a_missing_anchor_and_a_missing_image(
+def test_the_checks_catch_a_broken_link_a_missing_anchor_a_missing_image_and_raw_tex(
         browser, serve, tmp_path):
     (tmp_path / "ok.png").write_bytes(_PNG_1x1)
     (tmp_path / "other.html").write_text('<html><body><h1 id="here">Other</h1></body></html>')
@@ -202,11 +218,13 @@ def test_the_checks_catch_a_broken_link_a_missing_anchor_and_a_missing_image(
         '<a href="other.html">fine</a> <a href="other.html#here">fine anchor</a> '
         '<a href="missing.html">gone</a> <a href="other.html#nowhere">bad anchor</a> '
         '<img src="ok.png" alt="fine"> <img src="missing.png" alt="gone">'
+        r'<span class="math">\(x^2\)</span>'  # and no MathJax on the page
         "</body></html>"
     )
     base = serve(tmp_path)
     problems = page_problems(browser, base + "index.html", base)
-    assert len(problems) == 3, problems
+    assert len(problems) == 4, problems
+    assert any("MathJax did not load (1 formulas left as TeX)" in p for p in problems)
     assert any("missing.html" in p and "HTTP 404" in p for p in problems)
     assert any("#nowhere" in p and "no anchor" in p for p in problems)
     assert any("missing.png" in p and "image" in p for p in problems)
