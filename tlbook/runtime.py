@@ -2,9 +2,10 @@
 
 :func:`setup` makes a chapter reproducible and quiet: it seeds every random
 number generator, asks torch for deterministic algorithms, fixes the number of
-CPU threads, silences progress bars and known warnings, sets the plot style,
-chooses the profile and the device, and prints one short line that stays the
-same from run to run.
+CPU threads, silences progress bars and known warnings, prints tlbook's own
+warnings (such as :class:`tlbook.finetune.TruncationWarning`) as one line
+without file paths, sets the plot style, chooses the profile and the device,
+and prints one short line that stays the same from run to run.
 """
 
 from __future__ import annotations
