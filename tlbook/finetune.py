@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize", "length_grouped_order",
-           "is_token_task", "make_loader", "encoder_layers", "parameter_groups", "fine_tune", "evaluate",
-           "predict", "trainable_parameters", "class_weights_for", "train_and_score"]
+__all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
+           "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
+           "parameter_groups", "fine_tune", "evaluate", "predict", "trainable_parameters",
+           "class_weights_for", "train_and_score"]
 
 
 _METRICS = ("accuracy", "macro_f1", "span_f1")
