@@ -122,33 +122,29 @@ def hidden_states_by_layer(model, tokenizer, sentences: Sequence[Sequence[str]],
                     truncation=True, max_length=max_length)
     lengths = [len(ids) for ids in enc["input_ids"]]
     pieces = [_piece_positions(enc.word_ids(i), ts, pooling, i) for i, ts in enumerate(targets)]
-    pad = {"input_ids": tokenizer.pad_token_id or 0}
     keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
     model.eval()
     with torch.inference_mode():
         for idx in length_sorted_batches(lengths, batch_size):
-            width = max(lengths[i] for i in idx)
-            batch = {}
-            for key in keys:  # right padding, so piece positions stay as tokenized
-                rows = np.full((len(idx), width), pad.get(key, 0), dtype=np.int64)
-                for r, i in enumerate(idx):
-                    rows[r, :lengths[i]] = enc[key][i]
-                batch[key] = torch.from_numpy(rows).to(device)
-            states = model(**batch, output_hidden_states=True).hidden_states
-            # One entry per piece read: its batch row, position, target and weight.
+            # Right padding, so the piece positions stay as tokenized.
+            batch = tokenizer.pad({k: [enc[k][i] for i in idx] for k in keys},
+                                  padding_side="right", return_tensors="pt")
+            states = model(**{k: v.to(device) for k, v in batch.items()},
+                           output_hidden_states=True).hidden_states
+            # One entry per piece read: its batch row and its position in that row.
             row = np.concatenate([np.full(len(pieces[i][0]), r, dtype=np.int64)
                                   for r, i in enumerate(idx)])
             pos = np.concatenate([pieces[i][0] for i in idx]).astype(np.int64)
-            n_words = [len(targets[i]) for i in idx]
-            owner = np.concatenate([start + np.asarray(pieces[i][1], dtype=np.int64)
-                                    for start, i in zip(np.cumsum([0] + n_words[:-1]), idx)])
             dest = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in idx])
             row, pos = torch.from_numpy(row).to(device), torch.from_numpy(pos).to(device)
             if pooling == "first":  # one piece per word, already in word order
                 for layer, h in enumerate(states):
                     out[layer, dest] = h[row, pos].float().cpu().numpy()
-            else:
-                owner = torch.from_numpy(owner).to(device)
+            else:  # a weighted sum of each word's pieces
+                n_words = [len(targets[i]) for i in idx]
+                owner = torch.from_numpy(np.concatenate(
+                    [start + np.asarray(pieces[i][1], dtype=np.int64)
+                     for start, i in zip(np.cumsum([0] + n_words[:-1]), idx)])).to(device)
                 weight = torch.tensor(np.concatenate([pieces[i][2] for i in idx]),
                                       dtype=torch.float32, device=device)[:, None]
                 for layer, h in enumerate(states):

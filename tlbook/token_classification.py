@@ -24,6 +24,7 @@ from functools import lru_cache
 import datasets
 import numpy as np
 
+from .hidden_states import length_sorted_batches
 from .profiles import Profile, get_profile, is_hub_id
 from .resources import FetchError
 
@@ -467,12 +468,10 @@ def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_s
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     fill = next((i for i, name in id2label.items() if name == "O"), 0)
     device = next(model.parameters()).device
-    order = sorted(range(len(words_list)), key=lambda i: len(enc["input_ids"][i]))
     out: list[list[str]] = [[] for _ in words_list]
     model.eval()
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+        for idx in length_sorted_batches([len(ids) for ids in enc["input_ids"]], batch_size):
             batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
                                    "attention_mask": [enc["attention_mask"][i] for i in idx]},
                                   return_tensors="pt")
