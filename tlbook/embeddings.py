@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _validate as _v
+
 __all__ = ["mean_pool", "sentence_embeddings", "POOLINGS"]
 
 POOLINGS = ("mean", "cls")
@@ -25,7 +27,16 @@ def mean_pool(hidden, attention_mask):
 
     Returns:
         Tensor ``(batch, hidden)``.
+
+    Raises:
+        ValueError: the shapes do not match (``hidden`` 3-D, the mask its
+            first two dimensions).
     """
+    h_shape, m_shape = tuple(getattr(hidden, "shape", ())), tuple(getattr(attention_mask,
+                                                                        "shape", ()))
+    if len(h_shape) != 3 or m_shape != h_shape[:2]:
+        raise ValueError(f"hidden must have shape (batch, seq_len, hidden) and attention_mask "
+                         f"(batch, seq_len); got {h_shape} and {m_shape}")
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
@@ -51,6 +62,13 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
 
     Returns:
         Array ``(len(texts), hidden)`` of float32.
+
+    Raises:
+        TypeError: ``texts`` is not a sequence of str, ``normalize`` not a bool.
+        ValueError: unknown ``pooling``; ``batch_size`` not a positive int;
+            ``max_length`` not a positive int within the model's positions
+            (``model.config.max_position_embeddings``, 512 for BERT);
+            ``device`` unknown or not available.
     """
     import torch
 
@@ -58,8 +76,10 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str (wrap a single sentence in a list)")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size)
+    _v.max_length("max_length", max_length, model)
+    _v.device("device", device)
+    _v.boolean("normalize", normalize)
     device = device or next(model.parameters()).device
     order = np.argsort([len(t) for t in texts], kind="stable")
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)

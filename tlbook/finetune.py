@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _validate as _v
+
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
            "parameter_groups", "fine_tune", "evaluate", "predict", "trainable_parameters",
@@ -93,29 +95,26 @@ class FineTuneConfig:
     progress: bool = True
 
     def __post_init__(self):
-        checks = [
-            ("lr", self.lr > 0, "a positive float"),
-            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an int >= 1"),
-            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1,
-             "an int >= 1"),
-            ("grad_accum", isinstance(self.grad_accum, int) and self.grad_accum >= 1,
-             "an int >= 1"),
-            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a float in [0, 1)"),
-            ("freeze", self.freeze in (None, "encoder"), "None or 'encoder'"),
-            ("layer_lr_decay", self.layer_lr_decay is None or 0 < self.layer_lr_decay <= 1,
-             "None or a float in (0, 1]"),
-            ("unfreeze_every", self.unfreeze_every is None
-             or (isinstance(self.unfreeze_every, int) and self.unfreeze_every >= 1),
-             "None or an int >= 1"),
-            ("metric", self.metric in _METRICS, "'accuracy', 'macro_f1' or 'span_f1'"),
-            ("mixed_precision", self.mixed_precision in (None, "no", "bf16", "fp16"),
-             "None, 'no', 'bf16' or 'fp16'"),
-            ("evals_per_epoch", isinstance(self.evals_per_epoch, int)
-             and self.evals_per_epoch >= 1, "an int >= 1"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+        _v.positive_float("lr", self.lr)
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "evals_per_epoch"):
+            _v.positive_int(name, getattr(self, name))
+        _v.non_negative_float("weight_decay", self.weight_decay)
+        _v.probability("warmup_ratio", self.warmup_ratio, include_one=False)
+        _v.one_of("freeze", self.freeze, (None, "encoder"))
+        if self.layer_lr_decay is not None:
+            _v.real("layer_lr_decay", self.layer_lr_decay, 0, 1, low_open=True,
+                    rule="None or a number in (0, 1]")
+        _v.boolean("gradual_unfreezing", self.gradual_unfreezing)
+        _v.optional_int("unfreeze_every", self.unfreeze_every, 1)
+        if self.class_weights is not None:
+            _v.non_empty("class_weights", self.class_weights, "weight")
+            for w in self.class_weights:
+                _v.non_negative_float("each of class_weights", w)
+        _v.optional_int("early_stopping_patience", self.early_stopping_patience, 1)
+        _v.one_of("metric", self.metric, _METRICS)
+        _v.one_of("mixed_precision", self.mixed_precision, (None, "no", "bf16", "fp16"))
+        _v.non_negative_int("seed", self.seed)
+        _v.boolean("progress", self.progress)
         if self.freeze and (self.gradual_unfreezing or self.layer_lr_decay):
             raise ValueError("freeze='encoder' cannot be combined with gradual_unfreezing "
                              "or layer_lr_decay (nothing below the head trains)")
@@ -140,9 +139,20 @@ def encode_labels(labels: Sequence, label2id: dict | None = None) -> list[int]:
 
     Strings need an explicit ``label2id`` mapping, so that the meaning of each
     output unit is a choice the reader makes, not an accident of ordering.
+
+    Raises:
+        TypeError: ``labels`` is a single str, a label is a number with a
+            fraction (``0.7``), or ``label2id`` is not a dict.
+        ValueError: string labels without ``label2id``, or labels it lacks.
     """
+    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
+        raise _v.ArgumentTypeError(f"labels must be a sequence of class ids or str, got "
+                                   f"{labels!r:.60}")
+    if label2id is not None and not isinstance(label2id, dict):
+        raise _v.ArgumentTypeError(f"label2id must be a dict from label to id, got "
+                                   f"{type(label2id).__name__}")
     labels = list(labels)
-    if labels and isinstance(labels[0], str):
+    if labels and any(isinstance(x, str) for x in labels):
         if label2id is None:
             names = sorted(set(labels))[:5]
             raise ValueError(
@@ -152,6 +162,7 @@ def encode_labels(labels: Sequence, label2id: dict | None = None) -> list[int]:
         if missing:
             raise ValueError(f"label2id has no id for labels {missing[:5]}")
         return [int(label2id[x]) for x in labels]
+    _v.whole_labels("labels", labels)
     return [int(x) for x in labels]
 
 
@@ -163,6 +174,7 @@ def tokenize(texts: Sequence[str], tokenizer, max_length: int = 128) -> dict[str
     """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str")
+    _v.positive_int("max_length", max_length)
     enc = _truncating_tokenize(tokenizer, list(texts), max_length,
                               "{n_long} of {n} inputs are longer than {limit} tokens and were "
                               "truncated; raise max_length to keep more of them")
@@ -195,7 +207,18 @@ def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
     Examples are shuffled, cut into groups of ``mega * batch_size``, sorted by
     length inside each group, cut into batches, and the batches shuffled. Each
     batch pads little, and the order still changes from epoch to epoch.
+
+    Raises:
+        ValueError: ``batch_size`` or ``mega`` is not a positive int, ``seed``
+            not a non-negative int, or a length is not an int >= 0.
     """
+    _v.positive_int("batch_size", batch_size)
+    _v.positive_int("mega", mega)
+    _v.non_negative_int("seed", seed)
+    if isinstance(lengths, str) or not hasattr(lengths, "__len__"):
+        raise _v.ArgumentTypeError(f"lengths must be a sequence of ints, got {lengths!r:.60}")
+    for length in lengths:
+        _v.non_negative_int("each of lengths", length)
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(lengths))
     size = mega * batch_size
@@ -244,8 +267,20 @@ def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length:
     ``texts`` are strings with one label id each, or (token classification)
     lists of words with one label id per word; word labels are aligned to
     subwords and padded with ``-100``, and ``loader.word_ids`` keeps each
-    sentence's word index per position."""
+    sentence's word index per position.
+
+    Raises:
+        ValueError: ``batch_size`` or ``max_length`` is not a positive int,
+            ``shuffle_seed`` is not None or an int >= 0, or ``labels`` does
+            not have one entry per text.
+    """
     import torch
+
+    _v.positive_int("batch_size", batch_size)
+    _v.positive_int("max_length", max_length)
+    _v.optional_int("shuffle_seed", shuffle_seed, 0)
+    if labels is not None:
+        _v.same_length("texts", texts, "labels", labels)
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
 
     if is_token_task(texts):
@@ -273,9 +308,17 @@ def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length:
 
 def encoder_layers(model) -> list:
     """The transformer blocks of a sequence-classification model, bottom to top
-    (BERT-style ``model.<base>.encoder.layer``)."""
-    base = getattr(model, model.base_model_prefix)
-    return list(base.encoder.layer)
+    (BERT-style ``model.<base>.encoder.layer``).
+
+    Raises:
+        TypeError: ``model`` has no such blocks.
+    """
+    base = getattr(model, getattr(model, "base_model_prefix", ""), None)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if layers is None:
+        raise _v.ArgumentTypeError(f"model must be a BERT-style transformers model with "
+                                   f"<base>.encoder.layer, got {type(model).__name__}")
+    return list(layers)
 
 
 def _head_parameters(model) -> list:
@@ -288,7 +331,17 @@ def parameter_groups(model, lr: float, weight_decay: float,
                      layer_lr_decay: float | None = None) -> list[dict]:
     """AdamW parameter groups: no weight decay on biases and LayerNorm weights,
     and with ``layer_lr_decay`` a learning rate per layer,
-    ``lr * layer_lr_decay ** (depth below the top)`` (embeddings lowest)."""
+    ``lr * layer_lr_decay ** (depth below the top)`` (embeddings lowest).
+
+    Raises:
+        ValueError: ``lr`` not a positive finite number, ``weight_decay`` not
+            a finite number >= 0, ``layer_lr_decay`` not None or in (0, 1].
+    """
+    _v.positive_float("lr", lr)
+    _v.non_negative_float("weight_decay", weight_decay)
+    if layer_lr_decay is not None:
+        _v.real("layer_lr_decay", layer_lr_decay, 0, 1, low_open=True,
+                rule="None or a number in (0, 1]")
     base = getattr(model, model.base_model_prefix)
     layers = encoder_layers(model)
     n = len(layers)
@@ -309,12 +362,22 @@ def parameter_groups(model, lr: float, weight_decay: float,
 
 def trainable_parameters(model) -> int:
     """Number of parameters with ``requires_grad``."""
+    if not callable(getattr(model, "parameters", None)):
+        raise _v.ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def class_weights_for(labels: Sequence[int]) -> list[float]:
     """Inverse-frequency class weights, ``n / (n_classes * count)``: a class
-    half as frequent counts twice as much in the loss."""
+    half as frequent counts twice as much in the loss.
+
+    Raises:
+        ValueError: ``labels`` is empty, holds something other than class
+            ids >= 0, or a class below the largest id has no example.
+    """
+    _v.non_empty("labels", labels, "class id")
+    for y in labels:
+        _v.non_negative_int("each of labels", y)
     counts = np.bincount(np.asarray(labels))
     if (counts == 0).any():
         raise ValueError("every class needs at least one example to weight it")
@@ -444,6 +507,15 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     Returns:
         A :class:`History`; the model holds the best weights seen on
         validation (or the last ones without validation data).
+
+    Raises:
+        TypeError: ``config`` is not a :class:`FineTuneConfig`, or texts or
+            labels of the wrong kind.
+        ValueError: no training examples; texts and labels of different
+            lengths; only one of ``val_texts`` and ``val_labels``; labels
+            outside ``0..num_labels - 1``; ``config.max_length`` above the
+            model's positions; ``config.class_weights`` not one per label;
+            ``metric="span_f1"`` without BIO labels.
     """
     import time
 
@@ -453,6 +525,24 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FineTuneConfig()
+    if not isinstance(config, FineTuneConfig):
+        raise _v.ArgumentTypeError(f"config must be a FineTuneConfig or None, got "
+                                   f"{type(config).__name__}")
+    _v.non_empty("train_texts", train_texts, "text")
+    _v.non_empty("train_labels", train_labels, "label")
+    _v.same_length("train_texts", train_texts, "train_labels", train_labels)
+    if (val_texts is None) != (val_labels is None):
+        raise ValueError("val_texts and val_labels must be given together (or both None), got "
+                         f"val_texts={'None' if val_texts is None else 'texts'} and "
+                         f"val_labels={'None' if val_labels is None else 'labels'}")
+    if val_texts is not None:
+        _v.non_empty("val_texts", val_texts, "text")
+        _v.same_length("val_texts", val_texts, "val_labels", val_labels)
+    _v.max_length("config.max_length", config.max_length, model)
+    n_classes = getattr(getattr(model, "config", None), "num_labels", None)
+    if config.class_weights is not None and len(config.class_weights) != n_classes:
+        raise ValueError(f"config.class_weights must have one weight per label "
+                         f"(num_labels={n_classes}), got {len(config.class_weights)}")
     token_task = is_token_task(train_texts)
     if token_task:
         from .token_classification import encode_word_labels
@@ -566,8 +656,16 @@ def predict(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
     Returns:
         ``(labels, probs)`` with shapes ``(n,)`` and ``(n, num_labels)``, in the
         order of ``texts``.
+
+    Raises:
+        TypeError: ``texts`` are word lists or not str.
+        ValueError: ``batch_size`` not a positive int, ``max_length`` not a
+            positive int within the model's positions.
     """
     import torch
+
+    _v.positive_int("batch_size", batch_size)
+    _v.max_length("max_length", max_length, model)
 
     if is_token_task(texts):
         raise TypeError("texts are lists of words (token classification); use "
@@ -603,7 +701,23 @@ def train_and_score(config: FineTuneConfig, train, validation, test, num_labels:
         ``{"model", "tokenizer", "history", "accuracy", "macro_f1", "report",
         "trainable"}``; ``trainable`` counts parameters that were trained at
         some point of the run.
+
+    Raises:
+        TypeError: ``config`` is not a :class:`FineTuneConfig`, or a split is
+            not a dataset with ``text`` and ``label`` columns.
+        ValueError: ``num_labels`` is not an int >= 2.
     """
+    if not isinstance(config, FineTuneConfig):
+        raise _v.ArgumentTypeError(f"config must be a FineTuneConfig, got "
+                                   f"{type(config).__name__}")
+    _v.integer("num_labels", num_labels, 2)
+    for name, split in (("train", train), ("validation", validation), ("test", test)):
+        if split is None and name == "validation":
+            continue
+        if not all(c in getattr(split, "column_names", ()) for c in ("text", "label")):
+            raise _v.ArgumentTypeError(f"{name} must be a datasets.Dataset with 'text' and "
+                                       f"'label' columns, got {type(split).__name__}")
+    _v.string("profile", profile, allow_none=True)
     import torch
     from sklearn.metrics import accuracy_score, classification_report, f1_score
 

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _validate as _v
+
 __all__ = ["hidden_states_by_layer", "length_sorted_batches", "POOLINGS"]
 
 POOLINGS = ("first", "mean")
@@ -37,10 +39,11 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.nd
 
     Returns:
         a list of int arrays that together hold every index once.
+
+    Raises:
+        ValueError: ``batch_size`` is not a positive int (``True`` is not).
     """
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size)
     order = np.argsort(np.asarray(lengths), kind="stable")
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
@@ -93,20 +96,45 @@ def hidden_states_by_layer(model, tokenizer, sentences: Sequence[Sequence[str]],
     Returns:
         float32 array ``(n_layers + 1, n_words, hidden)``; index 0 is the
         embedding layer. Words are in sentence order, then word order.
+
+    Raises:
+        TypeError: ``sentences`` are strings rather than word lists, or a
+            target is not an int (a word such as ``"bank"`` is not its index).
+        ValueError: unknown ``pooling``; ``batch_size`` not a positive int;
+            ``max_length`` not a positive int within the model's positions
+            (``model.config.max_position_embeddings``); ``targets`` not one
+            entry per sentence; a target index outside its sentence
+            (negative ones too) or truncated away; ``device`` unknown or not
+            available.
     """
     import torch
 
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size)
+    _v.max_length("max_length", max_length, model)
+    _v.device("device", device)
+    if isinstance(sentences, str) or not hasattr(sentences, "__len__"):
+        raise _v.ArgumentTypeError(f"sentences must be a list of word lists, got "
+                                   f"{sentences!r:.60}")
     if any(isinstance(s, str) for s in sentences):
         raise TypeError("sentences must be lists of words, not strings (use text.split())")
+    for i, s in enumerate(sentences):
+        if not all(isinstance(w, str) for w in s):
+            raise TypeError(f"sentences[{i}] must be a list of str words, got {s!r:.60}")
     if targets is None:
         targets = [list(range(len(s))) for s in sentences]
+    if isinstance(targets, str) or not hasattr(targets, "__len__"):
+        raise _v.ArgumentTypeError(f"targets must be None or one word index (or a list of "
+                                   f"them) per sentence, got {targets!r:.60}")
     if len(targets) != len(sentences):
         raise ValueError(f"targets has {len(targets)} entries for {len(sentences)} sentences")
-    targets = [[t] if isinstance(t, (int, np.integer)) else list(t) for t in targets]
+    targets = [[t] if isinstance(t, (int, np.integer)) or isinstance(t, str) else list(t)
+               for t in targets]
+    for i, ts in enumerate(targets):
+        for t in ts:
+            _v.integer(f"targets (sentence {i})", t,
+                       rule="a word index, an int (or a list of them)")
     for s, ts in zip(sentences, targets):
         bad = [t for t in ts if not 0 <= t < len(s)]
         if bad:

@@ -27,13 +27,14 @@ The module reads in the order the chapter uses it:
 from __future__ import annotations
 
 import hashlib
-import numbers
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+
+from . import _validate as _v
 
 __all__ = [
     "PROBING_GENRES",
@@ -73,8 +74,7 @@ class ProbingSet(NamedTuple):
 
 
 def _check_int(name: str, value, minimum: int) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    _v.integer(name, value, minimum, rule=f"an int >= {minimum}")
 
 
 def _sentence_key(words: Sequence[str]) -> bytes:
@@ -190,11 +190,14 @@ def control_labels(words: Sequence[str], tags: Sequence[str], seed: int = 0,
     Raises:
         ValueError: ``words`` and ``tags`` differ in length or are empty, or
             ``seed`` is not a non-negative int.
-        TypeError: ``words`` is a single string.
+        TypeError: ``words`` is a single string or holds a non-str,
+            ``lowercase`` is not a bool.
     """
     if isinstance(words, str):
         raise TypeError("words must be a sequence of tokens, not one string")
     _check_int("seed", seed, 0)
+    _v.boolean("lowercase", lowercase)
+    _v.str_sequence("words", words)
     tags = np.asarray(tags)
     if len(words) != len(tags):
         raise ValueError(f"words and tags must have the same length, got {len(words)} "
@@ -223,8 +226,14 @@ def majority_baseline(y_train: Sequence, y_test: Sequence) -> float:
     Args:
         y_train: ``(n_train,)`` training labels.
         y_test: ``(n_test,)`` test labels.
+
+    Raises:
+        TypeError: a label set is a single string.
+        ValueError: a label set is empty or not 1-D, or the two share no
+            label (e.g. ints against strings).
     """
     y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    _same_label_set(y_train, y_test)
     values, counts = np.unique(y_train, return_counts=True)
     return float(np.mean(y_test == values[np.argmax(counts)]))
 
@@ -245,8 +254,17 @@ def type_lookup_accuracy(train_words: Sequence[str], y_train: Sequence,
         test_words: ``(n_test,)`` test tokens.
         y_test: ``(n_test,)`` their labels.
         lowercase: look words up lower-cased.
+
+    Raises:
+        TypeError: words that are not sequences of str, ``lowercase`` not a bool.
+        ValueError: words and labels of different lengths, empty labels, or
+            label sets that share no label.
     """
     y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    _same_label_set(y_train, y_test)
+    _v.str_sequence("train_words", train_words)
+    _v.str_sequence("test_words", test_words)
+    _v.boolean("lowercase", lowercase)
     if len(train_words) != len(y_train) or len(test_words) != len(y_test):
         raise ValueError("train_words/y_train and test_words/y_test must have equal lengths, "
                          f"got {len(train_words)}/{len(y_train)} and "
@@ -276,15 +294,39 @@ def static_word_features(keyed_vectors, words: Sequence[str], lowercase: bool = 
         ``(features, known)``: float32 ``(n_words, vector_size)``, zeros for a
         word the vectors do not know, and a bool ``(n_words,)`` mask of the
         known ones.
+
+    Raises:
+        TypeError: ``keyed_vectors`` is not a gensim ``KeyedVectors``,
+            ``words`` not a sequence of str, ``lowercase`` not a bool.
     """
     if isinstance(words, str):
         raise TypeError("words must be a sequence of tokens, not one string")
+    _check_keyed_vectors(keyed_vectors)
+    _v.str_sequence("words", words)
+    _v.boolean("lowercase", lowercase)
     keys = [w.lower() if lowercase else w for w in words]
     known = np.array([k in keyed_vectors.key_to_index for k in keys], dtype=bool)
     features = np.zeros((len(keys), keyed_vectors.vector_size), dtype=np.float32)
     if known.any():
         features[known] = keyed_vectors[[k for k, ok in zip(keys, known) if ok]]
     return features, known
+
+
+def _check_keyed_vectors(keyed_vectors) -> None:
+    if not hasattr(keyed_vectors, "key_to_index") or not hasattr(keyed_vectors, "vector_size"):
+        raise _v.ArgumentTypeError(f"keyed_vectors must be a gensim KeyedVectors (e.g. "
+                                   f"tlbook.models.load_glove()), got "
+                                   f"{type(keyed_vectors).__name__}")
+
+
+def _same_label_set(y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """The test labels can be compared with the training ones: with no label
+    in common (ints against strings, say) every accuracy would be 0."""
+    if not set(y_train.tolist()) & set(y_test.tolist()):
+        raise ValueError(f"y_train and y_test share no label, so no prediction could be right: "
+                         f"y_train has e.g. {sorted(set(y_train.tolist()), key=str)[:3]} "
+                         f"({y_train.dtype}), y_test {sorted(set(y_test.tolist()), key=str)[:3]} "
+                         f"({y_test.dtype})")
 
 
 def _labels(name: str, y) -> np.ndarray:
@@ -325,8 +367,10 @@ def probe_accuracy_by_layer(features: np.ndarray, y_train: Sequence, y_test: Seq
         features).
 
     Raises:
-        ValueError: wrong shapes, fewer than two training labels, ``C`` not
-            positive, ``max_iter`` not a positive int, non-finite features.
+        ValueError: wrong shapes, fewer than two training labels, training
+            and test labels with no label in common (ints against strings),
+            ``C`` not a positive finite number, ``max_iter`` not a positive
+            int, non-finite features.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -340,14 +384,14 @@ def probe_accuracy_by_layer(features: np.ndarray, y_train: Sequence, y_test: Seq
         raise ValueError("features must have shape (n_layers + 1, n_words, hidden) or "
                          f"(n_words, hidden), got {features.shape}")
     y_train, y_test = _labels("y_train", y_train), _labels("y_test", y_test)
+    _same_label_set(y_train, y_test)
     n_train = len(y_train)
     if features.shape[1] != n_train + len(y_test):
         raise ValueError(f"features has {features.shape[1]} words, but y_train and y_test "
                          f"have {n_train} + {len(y_test)} = {n_train + len(y_test)}")
     if len(np.unique(y_train)) < 2:
         raise ValueError("y_train must contain at least two different labels")
-    if not isinstance(C, numbers.Real) or isinstance(C, bool) or not C > 0:
-        raise ValueError(f"C must be a positive number, got {C!r}")
+    _v.positive_float("C", C, rule="a positive number")
     _check_int("max_iter", max_iter, 1)
     if not np.isfinite(features).all():
         raise ValueError("features must be finite (no NaN or inf)")
@@ -398,9 +442,23 @@ def probe_table(features: np.ndarray, task: tuple[Sequence, Sequence],
     Returns:
         ``pandas.DataFrame`` indexed by ``layer`` with columns ``task``,
         ``control`` and ``selectivity``.
+
+    Raises:
+        TypeError: ``task`` or ``control`` is not a pair, ``layer_names``
+            not a list.
+        ValueError: ``layer_names`` not one per layer (and what
+            :func:`probe_accuracy_by_layer` raises).
     """
     import pandas as pd
 
+    for name, pair in (("task", task), ("control", control)):
+        if isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise _v.ArgumentTypeError(f"{name} must be a pair (y_train, y_test), got "
+                                       f"{pair!r:.60}")
+    if layer_names is not None and (isinstance(layer_names, str)
+                                    or not hasattr(layer_names, "__len__")):
+        raise _v.ArgumentTypeError(f"layer_names must be None or a list of names, got "
+                                   f"{layer_names!r:.60}")
     task_acc = probe_accuracy_by_layer(features, *task, C=C, max_iter=max_iter)
     control_acc = probe_accuracy_by_layer(features, *control, C=C, max_iter=max_iter)
     index = list(range(len(task_acc))) if layer_names is None else list(layer_names)
@@ -435,13 +493,30 @@ def plot_probe_accuracy(table, majority: float,
 
     Returns:
         The matplotlib axes.
+
+    Raises:
+        ValueError: ``majority`` or a reference accuracy outside [0, 1].
+        TypeError: ``table`` or one of ``others`` is not a probe table, a
+            reference is not a pair of accuracies, ``title``/``name`` not str.
     """
     import matplotlib.pyplot as plt
 
     from .runtime import COLORS
 
-    if not 0.0 <= majority <= 1.0:
-        raise ValueError(f"majority must be an accuracy in [0, 1], got {majority!r}")
+    _v.probability("majority", majority, rule="an accuracy in [0, 1]")
+    for label, t in [(name, table), *(others or {}).items()]:
+        if not all(c in getattr(t, "columns", ()) for c in ("task", "control")):
+            raise _v.ArgumentTypeError(f"table and others must be probe_table outputs (columns "
+                                       f"'task' and 'control'), got {type(t).__name__} for "
+                                       f"{label!r}")
+    for label, pair in (reference or {}).items():
+        if isinstance(pair, str) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise _v.ArgumentTypeError(f"reference[{label!r}] must be a pair (task accuracy, "
+                                       f"control accuracy), got {pair!r:.60}")
+        for value in pair:
+            _v.probability(f"reference[{label!r}]", value, rule="accuracies in [0, 1]")
+    _v.string("title", title, allow_empty=True)
+    _v.string("name", name)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.6))
     series = [(name, table, dict(ls="-", marker="o"))]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate as _v
 from .profiles import Profile, set_profile
 
 __all__ = ["setup", "Runtime", "seed_everything", "default_device", "COLORS"]
@@ -50,8 +51,14 @@ class Runtime:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
+    """Seed Python, NumPy and torch (all devices).
+
+    Raises:
+        ValueError: ``seed`` is not an int in [0, 2**32 - 1] (NumPy's range).
+    """
     import torch
+
+    _v.integer("seed", seed, 0, 2**32 - 1)
 
     random.seed(seed)
     np.random.seed(seed)
@@ -141,13 +148,20 @@ def setup(seed: int = 0, threads: int = 2, profile: str | None = None,
 
     Returns:
         The :class:`Runtime` that was set up.
+
+    Raises:
+        ValueError: ``seed`` not an int in [0, 2**32 - 1], ``threads`` not a
+            positive int, ``profile`` unknown, ``device`` not one of
+            ``None``, ``"cpu"``, ``"cuda"``, ``"mps"`` or not available on
+            this machine (``"cuda"`` without a GPU).
+        TypeError: ``verbose`` is not a bool, ``profile`` not a str.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
-    if device not in (None, "cpu", "cuda", "mps"):
-        raise ValueError(f"device must be one of None, 'cpu', 'cuda', 'mps'; got {device!r}")
+    _v.integer("seed", seed, 0, 2**32 - 1, rule="a non-negative int below 2**32")
+    _v.positive_int("threads", threads)
+    _v.one_of("device", device, (None, "cpu", "cuda", "mps"))
+    _v.device("device", device)
+    _v.boolean("verbose", verbose)
+    _v.string("profile", profile, allow_none=True)
     # Must be set before the first cuBLAS call for deterministic GPU matmuls.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ["PYTHONHASHSEED"] = str(seed)
