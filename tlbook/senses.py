@@ -29,6 +29,7 @@ meaning (a few outlier dimensions, the position in the sentence).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -36,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _validate as _v
 from .runtime import COLORS
 
 __all__ = [
@@ -67,6 +69,9 @@ MAIN_SENSES: tuple[str, ...] = ("financial", "river")
 
 _TOKEN = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
 _SAME = 1e-9  # cosine distances this small count as zero (rounding of identical vectors)
+# Endings under which a typed-in sentence may carry the target word: "bank's",
+# "banks", "boxes", "banks'" (the tokenizer keeps "'s" inside the word).
+_INFLECTIONS = ("'s", "s", "es", "'", "s'")
 
 
 class SenseExample(NamedTuple):
@@ -106,6 +111,17 @@ def _find(words: Sequence[str], word: str) -> int:
     """Index of the first token equal to ``word`` ignoring case, or -1."""
     word = word.lower()
     return next((i for i, w in enumerate(words) if w.lower() == word), -1)
+
+
+def _find_form(words: Sequence[str], word: str) -> int:
+    """Index of the target in a typed-in sentence: the first token equal to
+    ``word`` ignoring case, else the first that is ``word`` plus one of
+    :data:`_INFLECTIONS` (a plural or a possessive), else -1."""
+    index = _find(words, word)
+    if index >= 0:
+        return index
+    forms = {word.lower() + ending for ending in _INFLECTIONS}
+    return next((i for i, w in enumerate(words) if w.lower() in forms), -1)
 
 
 def _read_tsv(name: str) -> list[dict[str, str]]:
@@ -179,6 +195,10 @@ def _check_examples(examples) -> None:
         raise ValueError("examples must be a non-empty list of SenseExample")
     if not all(hasattr(e, "words") and hasattr(e, "target") for e in examples):
         raise ValueError("examples must be SenseExample records (with .words and .target)")
+    for i, e in enumerate(examples):
+        # A negative target would silently pick a word counted from the end.
+        _v.integer(f"examples[{i}].target", e.target, 0, len(e.words) - 1,
+                   rule=f"a word index in [0, {len(e.words) - 1}]")
 
 
 def glove_target_vectors(keyed_vectors, examples: Sequence[SenseExample]) -> np.ndarray:
@@ -191,7 +211,17 @@ def glove_target_vectors(keyed_vectors, examples: Sequence[SenseExample]) -> np.
     Returns:
         float32 array ``(1, n_examples, dim)``: one "layer", so it fits
         :func:`separation_by_layer`. The same word gives the same row every time.
+
+    Raises:
+        TypeError: ``keyed_vectors`` is not a gensim ``KeyedVectors``.
+        ValueError: ``examples`` empty or not records, a target index
+            outside its sentence (negative too), or a target word the
+            vectors lack.
     """
+    if not hasattr(keyed_vectors, "key_to_index"):
+        raise _v.ArgumentTypeError(f"keyed_vectors must be a gensim KeyedVectors "
+                                   f"(tlbook.models.load_glove()), got "
+                                   f"{type(keyed_vectors).__name__}")
     _check_examples(examples)
     words = [e.words[e.target].lower() for e in examples]
     missing = sorted({w for w in words if w not in keyed_vectors.key_to_index})
@@ -211,9 +241,16 @@ def bilm_target_vectors(bilm, examples: Sequence[SenseExample]) -> np.ndarray:
         float32 array ``(num_layers + 1, n_examples, 2 * hidden_dim)``; layer
         0 is the context-free token layer (see
         :func:`tlbook.bilm.contextual_vectors`).
-    """
-    from .bilm import contextual_vectors
 
+    Raises:
+        TypeError: ``bilm`` is not a :class:`tlbook.bilm.BiLM`.
+        ValueError: ``examples`` empty or not records, or a target index
+            outside its sentence (negative too).
+    """
+    from .bilm import BiLM, contextual_vectors
+
+    if not isinstance(bilm, BiLM):
+        raise _v.ArgumentTypeError(f"bilm must be a tlbook.bilm.BiLM, got {type(bilm).__name__}")
     _check_examples(examples)
     per_sentence = contextual_vectors(bilm, [list(e.words) for e in examples])
     return np.stack([v[:, e.target] for v, e in zip(per_sentence, examples)], axis=1)
@@ -290,13 +327,15 @@ def pca_by_layer(vectors, n_components: int = 2) -> np.ndarray:
 
     Returns:
         float64 array ``(n_layers, n_examples, n_components)``.
+
+    Raises:
+        ValueError: ``vectors`` not 3-D, ``n_components`` not an int between
+            1 and the smaller of ``n_examples`` and ``dim``.
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 3:
         raise ValueError(f"vectors must have shape (n_layers, n_examples, dim), got {x.shape}")
-    if not isinstance(n_components, int) or not 1 <= n_components <= min(x.shape[1:]):
-        raise ValueError(f"n_components must be an int in [1, {min(x.shape[1:])}], "
-                         f"got {n_components!r}")
+    _v.integer("n_components", n_components, 1, min(x.shape[1:]))
     out = np.empty(x.shape[:2] + (n_components,))
     for layer, xl in enumerate(x):
         centred = xl - xl.mean(axis=0)
@@ -317,11 +356,14 @@ def _nearest_sense(train: np.ndarray, train_senses: np.ndarray, test: np.ndarray
     return np.asarray(labels, dtype=object)[votes.argmax(axis=1)]
 
 
+def _check_fold_arguments(folds, seed) -> None:
+    _v.integer("folds", folds, 2)
+    # StratifiedKFold takes seeds in [0, 2**32 - 1] only.
+    _v.integer("seed", seed, 0, 2**32 - 1, rule="a non-negative int below 2**32")
+
+
 def _check_folds(folds, seed, y: np.ndarray) -> None:
-    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
-        raise ValueError(f"folds must be an int >= 2, got {folds!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+    _check_fold_arguments(folds, seed)
     _, counts = np.unique(y.astype(str), return_counts=True)
     if len(counts) < 2:
         raise ValueError("senses must contain at least two different labels")
@@ -350,6 +392,11 @@ def nn_sense_predictions(vectors, senses: Sequence[str], folds: int = 5,
 
     Returns:
         object array ``(n_examples,)`` of predicted senses.
+
+    Raises:
+        ValueError: ``vectors`` not 2-D with a label per row, fewer than two
+            senses, ``folds`` not an int in [2, rarest sense's count],
+            ``seed`` not a non-negative int.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -389,6 +436,11 @@ def separation_by_layer(vectors, senses: Sequence[str], folds: int = 5, seed: in
     Returns:
         ``pandas.DataFrame`` indexed by ``layer`` with columns ``ratio`` and
         ``accuracy``.
+
+    Raises:
+        ValueError: ``vectors`` not 3-D, ``senses`` not one per example,
+            ``include`` not senses from :data:`SENSES`, ``folds`` or ``seed``
+            as in :func:`nn_sense_predictions`.
     """
     import pandas as pd
 
@@ -400,6 +452,7 @@ def separation_by_layer(vectors, senses: Sequence[str], folds: int = 5, seed: in
         raise ValueError(f"senses must have one label per example ({x.shape[1]}), got {len(y)}")
     if isinstance(include, str) or not set(include) <= set(SENSES):
         raise ValueError(f"include must be a list of senses from {SENSES}, got {include!r}")
+    _check_fold_arguments(folds, seed)
     keep = np.isin(y.astype(str), list(include))
     rows = [{"layer": layer, "ratio": separation_ratio(xl[keep], y[keep]),
              "accuracy": nn_sense_accuracy(xl[keep], y[keep], folds, seed)}
@@ -430,9 +483,11 @@ class SenseClassifier:
     """
 
     def __init__(self, model, tokenizer, layer: int, pooling: str = "first"):
-        n_layers = model.config.num_hidden_layers
-        if not isinstance(layer, (int, np.integer)) or not 0 <= layer <= n_layers:
-            raise ValueError(f"layer must be an int in [0, {n_layers}], got {layer!r}")
+        n_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+        if n_layers is None:
+            raise _v.ArgumentTypeError(f"model must be a transformers encoder (with "
+                                       f"config.num_hidden_layers), got {type(model).__name__}")
+        _v.integer("layer", layer, 0, n_layers)
         if pooling not in ("first", "mean"):
             raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
         self.model, self.tokenizer = model, tokenizer
@@ -507,18 +562,32 @@ class SenseClassifier:
         if not isinstance(target_word, str) or len(tokenize(target_word)) != 1:
             raise ValueError(f"target_word must be a single word, got {target_word!r}")
         words = tokenize(sentence)
-        index = _find(words, target_word)
+        index = _find_form(words, target_word)
         if index < 0:
+            candidates = [w for w in words if w[:1].isalnum()]
+            lowered = {}
+            for w in candidates:
+                lowered.setdefault(w.lower(), w)
+            closest = [lowered[w] for w in difflib.get_close_matches(
+                target_word.lower(), list(lowered), n=3, cutoff=0.0)]
+            forms = ", ".join(repr(target_word.lower() + e) for e in _INFLECTIONS)
             raise ValueError(f"target_word {target_word!r} does not occur in the sentence "
-                             f"{sentence!r}")
+                             f"{sentence!r}: looked for {target_word.lower()!r} in any case, "
+                             f"and for {forms}; the closest words of the sentence are "
+                             f"{closest}")
         return words, index
 
     def predict_sentence(self, sentence: str, target_word: str = "bank") -> str:
-        """The predicted sense of ``target_word`` (its first occurrence,
-        ignoring case) in ``sentence``, a plain string.
+        """The predicted sense of ``target_word`` in ``sentence``, a plain string.
+
+        The target is the first word equal to ``target_word`` ignoring case
+        (``"Bank"``, ``"BANK"``); if there is none, the first that adds a
+        plural or possessive ending (``"banks"``, ``"bank's"``, ``"banks'"``).
 
         Raises:
-            ValueError: ``target_word`` does not occur in ``sentence``.
+            ValueError: the classifier is not fitted, ``sentence`` is empty,
+                ``target_word`` is not one word or does not occur in
+                ``sentence`` (the message lists the closest words).
         """
         self._check_fitted()
         words, index = self._locate(sentence, target_word)
@@ -527,7 +596,8 @@ class SenseClassifier:
 
     def nearest(self, sentence: str, target_word: str = "bank") -> tuple[SenseExample, float]:
         """The stored use most similar to ``target_word`` in ``sentence``,
-        and the cosine similarity between the two."""
+        and the cosine similarity between the two. The target is found as
+        in :meth:`predict_sentence`, which also lists what is raised."""
         self._check_fitted()
         words, index = self._locate(sentence, target_word)
         sims = self.vectors_ @ self._vectors([words], [index])[0]
@@ -558,8 +628,8 @@ def plot_pca_by_layer(coords, senses: Sequence[str], ncols: int = 4,
     if c.ndim != 3 or c.shape[2] < 2 or len(y) != c.shape[1]:
         raise ValueError(f"coords must have shape (n_layers, n_examples, >= 2) matching "
                          f"{len(y)} senses, got {c.shape}")
-    if not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    _v.positive_int("ncols", ncols)
+    _v.string("title", title, allow_empty=True)
     nrows = -(-len(c) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.9 * nrows + 0.6),
                              squeeze=False)
@@ -607,6 +677,14 @@ def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, 
 
     if not isinstance(tables, Mapping) or not tables:
         raise ValueError("tables must be a non-empty dict of name -> separation_by_layer table")
+    for label, table in tables.items():
+        if not all(c in getattr(table, "columns", ()) for c in ("accuracy", "ratio")):
+            raise _v.ArgumentTypeError(f"tables[{label!r}] must be a separation_by_layer table "
+                                       f"(columns 'accuracy' and 'ratio'), got "
+                                       f"{type(table).__name__}")
+    if chance is not None:
+        _v.probability("chance", chance, rule="None or an accuracy in [0, 1]")
+    _v.string("title", title, allow_empty=True)
     colors, styles = colors or {}, styles or {}
     unknown = sorted(set(colors) - set(tables)) + sorted(set(styles) - set(tables))
     if unknown:
