@@ -24,6 +24,7 @@ from functools import lru_cache
 import datasets
 import numpy as np
 
+from . import _validate as _v
 from .hidden_states import length_sorted_batches
 from .profiles import Profile, get_profile, is_hub_id
 from .resources import FetchError
@@ -114,7 +115,16 @@ def _is_name_base(brown_tag: str) -> bool:
 
 def bio_labels(flags: Sequence[bool], name: str = "NAME") -> list[str]:
     """BIO labels for a run of flags: each maximal run of True words is one
-    span, ``B-<name>`` on its first word and ``I-<name>`` on the rest."""
+    span, ``B-<name>`` on its first word and ``I-<name>`` on the rest.
+
+    Raises:
+        TypeError: ``flags`` is a str or not a sequence, ``name`` not a str.
+        ValueError: ``name`` is empty.
+    """
+    if isinstance(flags, str) or not hasattr(flags, "__iter__"):
+        raise _v.ArgumentTypeError(f"flags must be a sequence of bools, one per word, got "
+                                   f"{flags!r:.60}")
+    _v.string("name", name)
     out, inside = [], False
     for flag in flags:
         out.append(("I-" if inside else "B-") + name if flag else "O")
@@ -124,24 +134,45 @@ def bio_labels(flags: Sequence[bool], name: str = "NAME") -> list[str]:
 
 def name_labels(brown_tags: Sequence[str]) -> list[str]:
     """BIO name labels of one Brown sentence: consecutive proper nouns
-    (:func:`is_name_tag`) form one span."""
+    (:func:`is_name_tag`) form one span.
+
+    Raises:
+        TypeError: ``brown_tags`` is a single str or holds a non-str.
+    """
+    _v.str_sequence("brown_tags", brown_tags)
     return bio_labels([is_name_tag(t) for t in brown_tags])
 
 
 def spans(labels: Sequence[str]) -> list[tuple[str, int, int]]:
     """The spans of a BIO label sequence as ``(type, start, end)`` with ``end``
     exclusive, read the way ``seqeval`` reads them (an ``I-`` after ``O`` or
-    after another type starts a span)."""
+    after another type starts a span).
+
+    Raises:
+        TypeError: ``labels`` is a single str or holds a non-str.
+    """
     from seqeval.metrics.sequence_labeling import get_entities
+
+    _v.str_sequence("labels", labels)
 
     return [(kind, start, end + 1) for kind, start, end in get_entities(list(labels))]
 
 
 def label_names(dataset: datasets.Dataset | datasets.DatasetDict) -> list[str]:
-    """The label names of a dataset's ``ner_tags`` column, in id order."""
+    """The label names of a dataset's ``ner_tags`` column, in id order.
+
+    Raises:
+        TypeError: ``dataset`` is not a ``Dataset``/``DatasetDict`` whose
+            ``ner_tags`` column is a list of ``ClassLabel``.
+    """
     if isinstance(dataset, datasets.DatasetDict):
-        dataset = next(iter(dataset.values()))
-    return list(dataset.features["ner_tags"].feature.names)
+        dataset = next(iter(dataset.values()), None)
+    feature = getattr(getattr(dataset, "features", {}).get("ner_tags"), "feature", None)
+    if not isinstance(feature, datasets.ClassLabel):
+        raise _v.ArgumentTypeError("dataset must be a datasets.Dataset or DatasetDict with a "
+                                   "'ner_tags' column of ClassLabel lists (from load_names), "
+                                   f"got {type(dataset).__name__}")
+    return list(feature.names)
 
 
 # ---------------------------------------------------------------- data
@@ -250,17 +281,20 @@ def _conll_from_hub(hub: datasets.DatasetDict) -> datasets.DatasetDict:
 
 # ---------------------------------------------------------------- alignment
 
-def _check_word_lists(words_list, name: str = "words_list") -> list[list[str]]:
+def _check_word_lists(words_list, name: str = "words_list", what: str = "words"
+                      ) -> list[list[str]]:
+    """``words_list`` as lists: one list of str (``what``: words, or label
+    names) per sentence."""
     if isinstance(words_list, str) or not isinstance(words_list, Sequence):
-        raise TypeError(f"{name} must be a list of sentences, each a list of words "
+        raise TypeError(f"{name} must be a list of sentences, each a list of {what} "
                         f"(e.g. [sentence.split()]), got {type(words_list).__name__}")
     out = []
     for i, words in enumerate(words_list):
         if isinstance(words, str):
-            raise TypeError(f"{name}[{i}] is a str; each sentence must be a list of words "
+            raise TypeError(f"{name}[{i}] is a str; each sentence must be a list of {what} "
                             "already split, e.g. text.split()")
         if not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
-            raise TypeError(f"{name}[{i}] must be a list of str (the words of one sentence)")
+            raise TypeError(f"{name}[{i}] must be a list of str (the {what} of one sentence)")
         out.append(list(words))
     return out
 
@@ -277,11 +311,16 @@ def encode_word_labels(labels_list: Sequence[Sequence], label2id: dict | None = 
             one label per word.
 
     Raises:
+        TypeError: ``labels_list`` is not a list of label lists, a label is
+            a number with a fraction (``0.7``), ``label2id`` is not a dict.
         ValueError: a label list's length differs from its sentence's, or a
             label name is not in ``label2id``.
     """
     if isinstance(labels_list, str) or not isinstance(labels_list, Sequence):
         raise TypeError("labels_list must be a list with one list of labels per sentence")
+    if label2id is not None and not isinstance(label2id, dict):
+        raise _v.ArgumentTypeError(f"label2id must be a dict from label name to id, got "
+                                   f"{type(label2id).__name__}")
     if words_list is not None and len(words_list) != len(labels_list):
         raise ValueError(f"got {len(words_list)} sentences but {len(labels_list)} label lists; "
                          "pass one label list per sentence")
@@ -304,6 +343,7 @@ def encode_word_labels(labels_list: Sequence[Sequence], label2id: dict | None = 
                 raise ValueError(f"sentence {i} has labels {unknown} that are not in label2id "
                                  f"(known: {sorted(label2id)})")
             labels = [label2id[x] for x in labels]
+        _v.whole_labels(f"labels_list[{i}]", labels)
         out.append([int(x) for x in labels])
     return out
 
@@ -324,7 +364,16 @@ def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> 
     Raises:
         ValueError: ``word_ids`` points at a word ``word_labels`` has no label
             for (the label list is shorter than the sentence).
+        TypeError: an argument is not a sequence, or a word id is neither an
+            int nor ``None``.
     """
+    for name, value in (("word_labels", word_labels), ("word_ids", word_ids)):
+        if isinstance(value, str) or not hasattr(value, "__len__"):
+            raise _v.ArgumentTypeError(f"{name} must be a sequence, got {value!r:.60}")
+    for word in word_ids:
+        if word is not None:
+            _v.non_negative_int("each of word_ids", word,
+                                rule="None or a word index (an int >= 0)")
     out, previous = [], None
     for word in word_ids:
         if word is None:
@@ -355,7 +404,13 @@ def word_predictions(logits, word_ids: Sequence[int | None], n_words: int,
 
     Returns:
         ``(n_words,)`` int label ids.
+
+    Raises:
+        ValueError: ``logits`` not 2-D, ``n_words`` not an int >= 0,
+            ``fill`` not an int, or a word id at or past ``n_words``.
     """
+    _v.non_negative_int("n_words", n_words)
+    _v.integer("fill", fill)
     scores = np.asarray(logits.detach().cpu() if hasattr(logits, "detach") else logits)
     if scores.ndim != 2:
         raise ValueError(f"logits must have shape (seq_len, num_labels), got {scores.shape}")
@@ -389,9 +444,12 @@ def tokenize_words(words_list: Sequence[Sequence[str]], tokenizer, max_length: i
         ``labels_list`` is given.
 
     Raises:
-        ValueError: the tokenizer is a slow (Python) one without ``word_ids``.
+        TypeError: ``words_list`` is not a list of word lists.
+        ValueError: the tokenizer is a slow (Python) one without ``word_ids``,
+            or ``max_length`` is not a positive int.
     """
     words_list = _check_word_lists(words_list)
+    _v.positive_int("max_length", max_length)
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(
             f"tokenizer ({type(tokenizer).__name__}) is a slow Python tokenizer without "
@@ -429,6 +487,10 @@ def load_token_classifier(labels: Sequence[str], profile: str | Profile | None =
     Returns:
         ``(model, tokenizer)``: an ``AutoModelForTokenClassification`` in eval
         mode, whose logits have shape ``(batch, seq_len, len(labels))``.
+
+    Raises:
+        ValueError: ``labels`` is not at least 2 distinct names, or
+            ``device`` is unknown or not available on this machine.
     """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -438,6 +500,7 @@ def load_token_classifier(labels: Sequence[str], profile: str | Profile | None =
             or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
         raise ValueError(f"labels must be a list of at least 2 distinct label names, e.g. "
                          f"{list(NAME_LABELS)}, got {labels!r}")
+    _v.device("device", device)
     source = model_source("encoder", profile)
     tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
     model = _from_hub(AutoModelForTokenClassification.from_pretrained, source,
@@ -458,12 +521,17 @@ def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_s
 
     Returns:
         ``list[list[str]]`` in the order of ``words_list``.
+
+    Raises:
+        TypeError: ``words_list`` is not a list of word lists.
+        ValueError: ``batch_size`` not a positive int, ``max_length`` not a
+            positive int within the model's positions.
     """
     import torch
 
     words_list = _check_word_lists(words_list)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
+    _v.max_length("max_length", max_length, model)
     enc = tokenize_words(words_list, tokenizer, max_length)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     fill = next((i for i, name in id2label.items() if name == "O"), 0)
@@ -485,7 +553,8 @@ def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_s
 # ---------------------------------------------------------------- scoring
 
 def _check_pairs(gold, pred) -> tuple[list[list[str]], list[list[str]]]:
-    gold, pred = [list(x) for x in gold], [list(x) for x in pred]
+    gold = _check_word_lists(gold, "gold", "label names")
+    pred = _check_word_lists(pred, "pred", "label names")
     if len(gold) != len(pred):
         raise ValueError(f"gold has {len(gold)} sentences but pred has {len(pred)}")
     for i, (g, p) in enumerate(zip(gold, pred)):
@@ -502,6 +571,10 @@ def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
     Returns:
         ``{"precision", "recall", "f1", "n_gold", "n_pred", "report"}`` where
         ``report`` is seqeval's per-type report as a dict.
+
+    Raises:
+        TypeError: ``gold`` or ``pred`` is not a list of label-name lists.
+        ValueError: they differ in sentences or in labels per sentence.
     """
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
@@ -516,9 +589,15 @@ def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
 
 def span_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
                 digits: int = 3) -> str:
-    """``seqeval``'s classification report as text (one row per span type)."""
+    """``seqeval``'s classification report as text (one row per span type).
+
+    Raises:
+        TypeError: as :func:`span_scores`.
+        ValueError: as :func:`span_scores`, or ``digits`` not an int >= 0.
+    """
     from seqeval.metrics import classification_report
 
+    _v.non_negative_int("digits", digits)
     gold, pred = _check_pairs(gold, pred)
     return classification_report(gold, pred, digits=digits, zero_division=0)
 
@@ -526,13 +605,27 @@ def span_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
 def untyped(labels_list: Sequence[Sequence[str]], name: str = "NAME") -> list[list[str]]:
     """The same BIO labels with every span type replaced by ``name``
     (``B-PER`` -> ``B-NAME``), to compare a typed tagger with an untyped rule.
-    Labels that are already untyped come back unchanged."""
+    Labels that are already untyped come back unchanged.
+
+    Raises:
+        TypeError: ``labels_list`` is not a list of label lists, ``name``
+            not a str.
+    """
+    labels_list = _check_word_lists(labels_list, "labels_list", "label names")
+    _v.string("name", name)
     return [[x if x == "O" else f"{x[:2]}{name}" for x in labels] for labels in labels_list]
 
 
 def bracket_spans(words: Sequence[str], labels: Sequence[str]) -> str:
     """The sentence as one string with each span in square brackets, e.g.
-    ``"[Mr. Hawksley] flew to [Kalamazoo] ."``."""
+    ``"[Mr. Hawksley] flew to [Kalamazoo] ."``.
+
+    Raises:
+        TypeError: ``words`` or ``labels`` is a str or holds a non-str.
+        ValueError: they differ in length.
+    """
+    _v.str_sequence("words", words)
+    _v.str_sequence("labels", labels)
     words = list(words)
     if len(words) != len(labels):
         raise ValueError(f"words has {len(words)} items but labels has {len(labels)}")
@@ -553,7 +646,12 @@ def capitalisation_baseline(words_list: Sequence[Sequence[str]], name: str = "NA
 
     Returns:
         BIO labels, one list per sentence.
+
+    Raises:
+        TypeError: ``words_list`` is not a list of word lists, ``name`` not
+            a str.
     """
+    _v.string("name", name)
     out = []
     for words in _check_word_lists(words_list):
         first = next((i for i, w in enumerate(words) if w[:1].isalpha()), None)
