@@ -258,11 +258,13 @@ def is_token_task(texts) -> bool:
 
 
 def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length: int = 128,
-                shuffle_seed: int | None = None):
+                shuffle_seed: int | None = None, group_size: int | None = None):
     """A DataLoader with dynamic padding (each batch padded to its longest
-    member). With ``shuffle_seed`` the order is length-grouped and shuffled;
-    without, inputs are sorted by length (evaluation; outputs come back in the
-    original order from :func:`predict`).
+    member). With ``shuffle_seed`` the order is length-grouped and shuffled,
+    in groups of ``group_size`` examples (default ``batch_size``; :func:`fine_tune`
+    groups one batch of every process, so that a step sees the same examples
+    on any number of processes); without, inputs are sorted by length
+    (evaluation; outputs come back in the original order from :func:`predict`).
 
     ``texts`` are strings with one label id each, or (token classification)
     lists of words with one label id per word; word labels are aligned to
@@ -270,15 +272,16 @@ def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length:
     sentence's word index per position.
 
     Raises:
-        ValueError: ``batch_size`` or ``max_length`` is not a positive int,
-            ``shuffle_seed`` is not None or an int >= 0, or ``labels`` does
-            not have one entry per text.
+        ValueError: ``batch_size``, ``max_length`` or ``group_size`` (if
+            given) is not a positive int, ``shuffle_seed`` is not None or an
+            int >= 0, or ``labels`` does not have one entry per text.
     """
     import torch
 
     _v.positive_int("batch_size", batch_size)
     _v.positive_int("max_length", max_length)
     _v.optional_int("shuffle_seed", shuffle_seed, 0)
+    _v.optional_int("group_size", group_size, 1)
     if labels is not None:
         _v.same_length("texts", texts, "labels", labels)
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
@@ -297,7 +300,7 @@ def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length:
     if shuffle_seed is None:
         order = sorted(range(len(data)), key=lambda i: lengths[i])
     else:
-        order = length_grouped_order(lengths, batch_size, shuffle_seed)
+        order = length_grouped_order(lengths, group_size or batch_size, shuffle_seed)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(data, order),
                                          batch_size=batch_size, collate_fn=collate)
     loader.order = order
@@ -454,14 +457,14 @@ def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
                 device = next(model.parameters()).device
                 batch, labels = {k: v.to(device) for k, v in batch.items()}, labels.to(device)
             logits = model(**batch).logits.float()
-            w = None if weight is None else weight.to(logits.device)
-            loss_sum += _loss(logits, labels, w, reduction="sum").item()
-            n_scored += int((labels != -100).sum())
-            if accelerator is not None:
+            if accelerator is not None:  # the loss too counts every process's examples, once
                 if logits.ndim == 3:  # sequence lengths differ between processes
                     logits = accelerator.pad_across_processes(logits, dim=1)
                     labels = accelerator.pad_across_processes(labels, dim=1, pad_index=-100)
                 logits, labels = accelerator.gather_for_metrics((logits, labels))
+            w = None if weight is None else weight.to(logits.device)
+            loss_sum += _loss(logits, labels, w, reduction="sum").item()
+            n_scored += int((labels != -100).sum())
             pred, gold = logits.argmax(-1).cpu().numpy(), labels.cpu().numpy()
             if pred.ndim == 2:
                 keep = gold != -100
@@ -571,7 +574,8 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
                               gradient_accumulation_steps=config.grad_accum)
     train_loader = make_loader(train_texts, tokenizer, y_train, config.batch_size,
-                               config.max_length, shuffle_seed=config.seed)
+                               config.max_length, shuffle_seed=config.seed,
+                               group_size=config.batch_size * accelerator.num_processes)
     val_loader = (make_loader(val_texts, tokenizer, y_val, config.batch_size * 2,
                               config.max_length) if has_val else None)
     n_layers = len(encoder_layers(model))
@@ -591,6 +595,10 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
         model, optimizer, train_loader, scheduler)
     if val_loader is not None:
         val_loader = accelerator.prepare(val_loader)
+    # each process now sees its share of the batches (the scheduler, stepped once
+    # per process, still counts them all)
+    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum)
+    total = steps_per_epoch * config.epochs
     weight = (torch.tensor(config.class_weights, dtype=torch.float32, device=accelerator.device)
               if config.class_weights is not None else None)
     history, best_state, bad_evals, step = History(), None, 0, 0
@@ -618,7 +626,7 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
             if not accelerator.sync_gradients:
                 continue
             step += 1
-            history.train_loss.append(loss.item())
+            history.train_loss.append(accelerator.reduce(loss.detach(), "mean").item())
             bar.update(1)
             if val_loader is None or (step - epoch * steps_per_epoch) not in eval_points:
                 continue
