@@ -33,6 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _validate as _v
+
 POOLINGS = ("cls", "mean")
 """What the heads of :class:`MultiHeadClassifier` read."""
 
@@ -157,13 +159,17 @@ class L2SPPenalty:
 
         penalty = L2SPPenalty(model.encoder, alpha=0.1)
         fit(model, loader, lr=1e-4, penalty=penalty)
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module``.
+        ValueError: ``alpha`` is not a finite number >= 0, or ``module`` has
+            no parameters.
     """
 
     def __init__(self, module: nn.Module, alpha: float):
         if not isinstance(module, nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
-            raise ValueError(f"alpha must be a number >= 0, got {alpha!r}")
+        _v.non_negative_float("alpha", alpha, rule="a number >= 0 (and finite)")
         self.alpha = float(alpha)
         self._pairs = [(p, p.detach().clone()) for p in module.parameters()]
         if not self._pairs:
@@ -201,12 +207,20 @@ def rehearsal_mix(new: Sequence, old: Sequence, n_old: int, seed: int = 0) -> li
 
     Returns:
         A list of ``len(new) + n_old`` items.
+
+    Raises:
+        TypeError: ``new`` or ``old`` is a str or not a sequence, ``seed``
+            not an int.
+        ValueError: ``n_old`` is not an int between 0 and ``len(old)``.
     """
-    if isinstance(n_old, bool) or not isinstance(n_old, int) or not 0 <= n_old <= len(old):
-        raise ValueError(f"n_old must be an int between 0 and len(old) = {len(old)}, "
-                         f"got {n_old!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    for name, value in (("new", new), ("old", old)):
+        if isinstance(value, str) or not hasattr(value, "__len__") \
+                or not hasattr(value, "__getitem__"):
+            raise _v.ArgumentTypeError(f"{name} must be a sequence of examples, got "
+                                       f"{value!r:.60}")
+    _v.integer("n_old", n_old, 0, len(old),
+               rule=f"an int between 0 and len(old) = {len(old)}")
+    _v.integer("seed", seed)
     rng = random.Random(seed)
     mixed = list(new) + [old[i] for i in rng.sample(range(len(old)), n_old)]
     rng.shuffle(mixed)
@@ -237,6 +251,12 @@ class MultiHeadClassifier(nn.Module):
             layer's token vectors over the non-padding tokens (what a
             sentence-embedding model such as all-MiniLM-L6-v2 was trained to
             produce).
+
+    Raises:
+        TypeError: ``encoder`` is not an ``nn.Module``, ``heads`` not linear
+            layers.
+        ValueError: unknown ``pooling``, ``dropout`` not in [0, 1), heads
+            with different numbers of classes.
     """
 
     def __init__(self, encoder: nn.Module, heads: Sequence[nn.Linear], dropout: float = 0.1,
@@ -244,6 +264,10 @@ class MultiHeadClassifier(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+        if not isinstance(encoder, nn.Module):
+            raise _v.ArgumentTypeError(f"encoder must be a torch.nn.Module, got "
+                                       f"{type(encoder).__name__}")
+        _v.probability("dropout", dropout, include_one=False)
         self.pooling = pooling
         heads = list(heads)
         if not heads or not all(isinstance(h, nn.Linear) for h in heads):
@@ -262,13 +286,21 @@ class MultiHeadClassifier(nn.Module):
         """A copy of a sequence classifier (BERT-style: an encoder under
         ``model.base_model_prefix`` and a linear ``classifier``) whose head
         becomes task 0, plus ``new_heads`` freshly initialised heads (normal
-        with the model's ``initializer_range``, drawn from ``seed``)."""
+        with the model's ``initializer_range``, drawn from ``seed``).
+
+        Raises:
+            TypeError: ``model`` has no linear ``classifier``.
+            ValueError: ``new_heads`` not an int >= 0, ``seed`` not an int
+                >= 0, unknown ``pooling``.
+        """
+        _v.non_negative_int("seed", seed)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
         classifier = getattr(model, "classifier", None)
         if not isinstance(classifier, nn.Linear):
             raise TypeError("model must be a sequence classifier with a linear 'classifier' "
                             "head (e.g. BertForSequenceClassification)")
-        if isinstance(new_heads, bool) or not isinstance(new_heads, int) or new_heads < 0:
-            raise ValueError(f"new_heads must be an int >= 0, got {new_heads!r}")
+        _v.integer("new_heads", new_heads, 0, rule="an int >= 0")
         model = copy.deepcopy(model)
         encoder = getattr(model, model.base_model_prefix)
         std = getattr(model.config, "initializer_range", 0.02)
@@ -330,10 +362,18 @@ def probe_head(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
 
     Returns:
         The probe's accuracy on its own training texts.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`MultiHeadClassifier`.
+        ValueError: ``task`` is not one of its heads, ``c`` not a positive
+            finite number, ``max_length`` not a positive int, the labels do
+            not fit the head (and what :func:`task_loader` raises).
     """
     from sklearn.linear_model import LogisticRegression
 
     _check_task(model, task)
+    _v.positive_float("c", c)
+    _v.positive_int("max_length", max_length)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -368,6 +408,13 @@ def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int
     order is shuffled in length-grouped batches
     (:func:`tlbook.finetune.length_grouped_order`); without, it is sorted by
     length.
+
+    Raises:
+        TypeError: ``texts`` not a sequence of str, a label or task id not
+            an int.
+        ValueError: texts, labels and tasks empty or of different lengths,
+            a task id < 0, ``batch_size`` or ``max_length`` not a positive
+            int, ``shuffle_seed`` not None or an int >= 0.
     """
     from transformers import DataCollatorWithPadding
 
@@ -375,13 +422,22 @@ def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int
 
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str")
-    tasks = [tasks] * len(texts) if isinstance(tasks, int) else list(tasks)
+    if isinstance(labels, str) or not hasattr(labels, "__iter__"):
+        raise _v.ArgumentTypeError(f"labels must be a sequence of class ids, got "
+                                   f"{labels!r:.60}")
+    if not hasattr(tasks, "__iter__"):
+        _v.non_negative_int("tasks", tasks, rule="a task id (an int >= 0) or one per text")
+    tasks = [tasks] * len(texts) if not hasattr(tasks, "__iter__") else list(tasks)
     labels = list(labels)
+    _v.whole_labels("labels", labels)
+    for t in tasks:
+        _v.non_negative_int("each of tasks", t, rule="a task id (an int >= 0)")
+    _v.positive_int("max_length", max_length)
+    _v.optional_int("shuffle_seed", shuffle_seed, 0)
     if not len(texts) == len(labels) == len(tasks) or not texts:
         raise ValueError(f"texts, labels and tasks must be non-empty and equally long; got "
                          f"{len(texts)}, {len(labels)} and {len(tasks)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
     rows = [{"input_ids": ids, "attention_mask": mask, "labels": int(y), "task": int(t)}
             for ids, mask, y, t in zip(enc["input_ids"], enc["attention_mask"], labels, tasks)]
@@ -396,15 +452,21 @@ def _check_task(model, task) -> None:
     """``model`` is a :class:`MultiHeadClassifier` and ``task`` one of its heads."""
     if not isinstance(model, MultiHeadClassifier):
         raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
-    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(model.heads):
-        raise ValueError(f"task must be an int in 0..{len(model.heads) - 1}, got {task!r}")
+    _v.integer("task", task, 0, len(model.heads) - 1,
+               rule=f"an int in 0..{len(model.heads) - 1}")
 
 
 @torch.no_grad()
 def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
                   labels: Sequence[int], task: int, max_length: int = 64,
                   batch_size: int = 64) -> float:
-    """Accuracy of head ``task`` of ``model`` on ``texts``."""
+    """Accuracy of head ``task`` of ``model`` on ``texts``.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`MultiHeadClassifier`.
+        ValueError: ``task`` is not one of its heads (and what
+            :func:`task_loader` raises).
+    """
     _check_task(model, task)
     device = next(model.parameters()).device
     was_training = model.training
@@ -447,11 +509,41 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
 
     Returns:
         ``(trained copy, training loss per step)``; ``model`` is not changed.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`MultiHeadClassifier`,
+            ``callback`` not callable.
+        ValueError: (before anything is copied or trained) ``lr`` not a
+            positive finite number, ``epochs``/``batch_size``/``max_length``
+            not positive ints, ``freeze_layers`` out of range, ``l2sp_alpha``
+            not a finite number >= 0, ``lora_r`` not None or a positive int,
+            ``lora_r`` with another mitigation, ``tasks`` empty, of another
+            length than ``texts`` or naming no head, ``frozen_heads`` not
+            head ids, ``seed`` not an int >= 0.
     """
     from .lora import add_lora, fit, merge_lora
 
     if not isinstance(model, MultiHeadClassifier):
         raise TypeError(f"model must be a MultiHeadClassifier, got {type(model).__name__}")
+    _v.positive_float("lr", lr, rule="a positive float")
+    _v.positive_int("epochs", epochs, rule="an int >= 1")
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
+    _v.positive_int("max_length", max_length)
+    _v.non_negative_float("l2sp_alpha", l2sp_alpha)
+    _v.optional_int("lora_r", lora_r, 1)
+    _v.non_negative_int("seed", seed)
+    _v.callable_or_none("callback", callback)
+    if isinstance(tasks, str) or not hasattr(tasks, "__iter__"):
+        raise _v.ArgumentTypeError(f"tasks must be a sequence of task ids, one per text, got "
+                                   f"{tasks!r:.60}")
+    _v.non_empty("tasks", list(tasks), "task id")
+    _v.same_length("texts", texts, "tasks", list(tasks))
+    for t in tasks:
+        _v.integer("each of tasks", t, 0, len(model.heads) - 1,
+                   rule=f"a head id in 0..{len(model.heads) - 1}")
+    for t in frozen_heads:
+        _v.integer("each of frozen_heads", t, 0, len(model.heads) - 1,
+                   rule=f"a head id in 0..{len(model.heads) - 1}")
     layers = model.encoder.encoder.layer
     if isinstance(freeze_layers, bool) or not isinstance(freeze_layers, int) or \
             not 0 <= freeze_layers <= len(layers):
@@ -496,7 +588,16 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
 @torch.no_grad()
 def parameter_distance(a: nn.Module, b: nn.Module) -> float:
     """Euclidean distance between the weights of two models of the same
-    architecture (over all parameters with the same name and shape)."""
+    architecture (over all parameters with the same name and shape).
+
+    Raises:
+        TypeError: ``a`` or ``b`` is not an ``nn.Module``.
+        ValueError: they share no parameter.
+    """
+    for name, value in (("a", a), ("b", b)):
+        if not isinstance(value, nn.Module):
+            raise _v.ArgumentTypeError(f"{name} must be a torch.nn.Module, got "
+                                       f"{type(value).__name__}")
     pb = dict(b.named_parameters())
     pairs = [(p, pb[n]) for n, p in a.named_parameters() if n in pb and pb[n].shape == p.shape]
     if not pairs:
@@ -513,16 +614,29 @@ def genre_blocks(genre: str, tokenizer, block_size: int = 64) -> list[list[int]]
     so no end-of-text token separates sentences: a model trained on these
     blocks learns the genre, not a one-sentence-per-document format that
     every other text cut the same way would share.
+
+    Raises:
+        TypeError: ``genre`` is not a str.
+        ValueError: ``genre`` is not a Brown genre, ``block_size`` not an
+            int >= 2.
     """
     from .data import brown_sentences
     from .lora import detokenize, lm_blocks
+
+    _v.string("genre", genre)
+    _v.integer("block_size", block_size, 2)
 
     text = " ".join(detokenize(s.words) for s in brown_sentences(genre))
     return lm_blocks([text], tokenizer, block_size=block_size)
 
 
 def perplexity(model: nn.Module, blocks: Sequence[Sequence[int]], batch_size: int = 8) -> float:
-    """``exp`` of the mean next-token cross-entropy of a causal LM on ``blocks``."""
+    """``exp`` of the mean next-token cross-entropy of a causal LM on ``blocks``.
+
+    Raises:
+        ValueError: as :func:`tlbook.lora.lm_loader` and
+            :func:`tlbook.lora.lm_loss` (empty ``blocks``, bad ``batch_size``).
+    """
     from .lora import lm_loader, lm_loss
 
     return math.exp(lm_loss(model, lm_loader(blocks, batch_size=batch_size)))

@@ -35,6 +35,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import _validate as _v
+
 __all__ = ["LoRALinear", "add_lora", "merge_lora", "lora_layers", "copy_peft_lora_weights",
            "lora_parameter_count", "linear_layer_shapes", "fit", "detokenize", "lm_blocks", "lm_loader",
            "lm_loss", "generate_greedy", "PeakMemory", "saved_size", "METHODS",
@@ -48,17 +50,30 @@ _HEAD_NAMES = ("classifier", "score")
 
 
 def _check_rank(r) -> None:
-    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
-        raise ValueError(f"r must be a positive int (the rank of the update), got {r!r}")
+    _v.positive_int("r", r, rule="a positive int (the rank of the update)")
+
+
+def _check_scale(alpha, dropout) -> None:
+    _v.positive_float("alpha", alpha, rule="a positive number")
+    _v.probability("dropout", dropout, include_one=False, rule="a float in [0, 1)")
+
+
+def _check_module(name: str, value) -> None:
+    if not isinstance(value, nn.Module):
+        raise _v.ArgumentTypeError(f"{name} must be a torch.nn.Module, got "
+                                   f"{type(value).__name__}")
 
 
 def lora_parameter_count(d_in: int, d_out: int, r: int) -> int:
     """Trainable numbers of a rank-``r`` update of a ``d_in -> d_out`` layer:
-    ``r * (d_in + d_out)`` (``A`` is ``(r, d_in)``, ``B`` is ``(d_out, r)``)."""
+    ``r * (d_in + d_out)`` (``A`` is ``(r, d_in)``, ``B`` is ``(d_out, r)``).
+
+    Raises:
+        ValueError: an argument is not a positive int.
+    """
     _check_rank(r)
-    for name, value in (("d_in", d_in), ("d_out", d_out)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    _v.positive_int("d_in", d_in)
+    _v.positive_int("d_out", d_out)
     return r * (d_in + d_out)
 
 
@@ -76,6 +91,11 @@ class LoRALinear(nn.Module):
         r: rank of the update, a positive int.
         alpha: scale; the update is multiplied by ``alpha / r``.
         dropout: dropout probability on the input of the update, in [0, 1).
+
+    Raises:
+        TypeError: ``base`` is not an ``nn.Linear``.
+        ValueError: ``r`` not a positive int, ``alpha`` not a positive finite
+            number, ``dropout`` not in [0, 1).
     """
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0):
@@ -83,10 +103,7 @@ class LoRALinear(nn.Module):
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be a torch.nn.Linear, got {type(base).__name__}")
         _check_rank(r)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
+        _check_scale(alpha, dropout)
         self.base = base
         self.r, self.alpha, self.scaling = r, alpha, alpha / r
         w = base.weight
@@ -130,6 +147,7 @@ class LoRALinear(nn.Module):
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     """The :class:`LoRALinear` modules of ``model`` by qualified name."""
+    _check_module("model", model)
     return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
 
 
@@ -164,11 +182,21 @@ def add_lora(model: nn.Module, targets: Sequence[str] | str = ("query", "value")
         The qualified names of the wrapped layers, in module order.
 
     Raises:
-        ValueError: ``r`` is not a positive int; a target names no linear
-            layer (the message lists those available); a ``train_also`` name
-            is not a module; the model already has LoRA layers.
+        TypeError: ``model`` is not an ``nn.Module``, a target or a
+            ``train_also`` name is not a str.
+        ValueError: ``r`` is not a positive int, ``alpha`` not a positive
+            finite number, ``dropout`` not in [0, 1); a target names no
+            linear layer (the message lists those available); a
+            ``train_also`` name is not a module; the model already has LoRA
+            layers. Nothing is changed in ``model`` then.
     """
+    _check_module("model", model)
     _check_rank(r)
+    _check_scale(alpha, dropout)
+    if not isinstance(targets, str):
+        _v.str_sequence("targets", targets)
+    if not isinstance(train_also, str):
+        _v.str_sequence("train_also", train_also)
     if lora_layers(model):
         raise ValueError("model already has LoRA layers; merge_lora(model) first or start "
                          "from a fresh model")
@@ -213,6 +241,9 @@ def merge_lora(model: nn.Module) -> nn.Module:
     Returns:
         ``model`` (changed in place): same architecture as before
         :func:`add_lora`, no extra cost at inference.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
     """
     for name, layer in lora_layers(model).items():
         if not layer.merged:
@@ -230,10 +261,17 @@ def copy_peft_lora_weights(model: nn.Module, peft_model, adapter: str = "default
         The number of LoRA layers copied.
 
     Raises:
+        TypeError: ``model`` is not an ``nn.Module``, ``peft_model`` not a
+            ``peft`` model, ``adapter`` not a str.
         ValueError: a layer of ``model`` has no LoRA counterpart in
             ``peft_model``, or their shapes or scalings differ.
     """
-    inner = peft_model.base_model.model
+    _check_module("model", model)
+    _v.string("adapter", adapter)
+    inner = getattr(getattr(peft_model, "base_model", None), "model", None)
+    if not isinstance(inner, nn.Module):
+        raise _v.ArgumentTypeError(f"peft_model must be a peft model (peft.get_peft_model), "
+                                   f"got {type(peft_model).__name__}")
     ours = lora_layers(model)
     for name, layer in ours.items():
         try:
@@ -275,8 +313,13 @@ def linear_layer_shapes(model: nn.Module):
         ``classifier``; a layer wrapped by :class:`LoRALinear` counts under
         its own name), ``d_in``, ``d_out`` and ``layers`` (how many modules
         have that name and shape), in order of first appearance.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
     """
     import pandas as pd
+
+    _check_module("model", model)
 
     rows: dict[tuple[str, int, int], int] = {}
     wrapped = {f"{n}.base": n for n in lora_layers(model)}
@@ -334,6 +377,15 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
     Returns:
         The training loss of every step (the model's loss, without
         ``penalty``). The model is left in eval mode.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``, ``loader`` has no
+            length, ``penalty``/``callback`` not callable, a flag not a bool.
+        ValueError: ``lr`` not a positive finite number, ``epochs`` not an
+            int >= 1, ``warmup_ratio`` not in [0, 1), ``weight_decay`` not a
+            finite number >= 0, ``max_grad_norm`` not None or positive,
+            ``seed`` not an int >= 0, unknown ``mixed_precision``, or no
+            parameter requires gradients.
     """
     from accelerate import Accelerator
     from tqdm.auto import tqdm
@@ -341,12 +393,19 @@ def fit(model: nn.Module, loader, lr: float, epochs: int = 1, warmup_ratio: floa
 
     from .finetune import _auto_precision
 
-    if not lr > 0:
-        raise ValueError(f"lr must be a positive float, got {lr!r}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if not 0 <= warmup_ratio < 1:
-        raise ValueError(f"warmup_ratio must be a float in [0, 1), got {warmup_ratio!r}")
+    _check_module("model", model)
+    if not hasattr(loader, "__len__") or not hasattr(loader, "__iter__"):
+        raise _v.ArgumentTypeError(f"loader must be a DataLoader (or a list) of dict batches, "
+                                   f"got {type(loader).__name__}")
+    _v.positive_float("lr", lr, rule="a positive float")
+    _v.positive_int("epochs", epochs, rule="an int >= 1")
+    _v.probability("warmup_ratio", warmup_ratio, include_one=False, rule="a float in [0, 1)")
+    _v.non_negative_float("weight_decay", weight_decay)
+    if max_grad_norm is not None:
+        _v.positive_float("max_grad_norm", max_grad_norm, rule="None or a positive number")
+    _v.non_negative_int("seed", seed)
+    _v.boolean("progress", progress)
+    _v.boolean("fused", fused)
     if mixed_precision not in (None, "no", "bf16", "fp16"):
         raise ValueError(f"mixed_precision must be None, 'no', 'bf16' or 'fp16', "
                          f"got {mixed_precision!r}")
@@ -417,6 +476,11 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
         memory of training (:class:`PeakMemory`), ``saved_bytes`` what must be
         stored for this task: the adapter folder (LoRA), the head's weights
         (head), or the whole model folder (full).
+
+    Raises:
+        ValueError: unknown ``method``, or a training or LoRA argument out
+            of range (checked before the encoder is loaded).
+        TypeError: an argument of the wrong type.
     """
     import tempfile
     import time
@@ -429,6 +493,16 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    _v.positive_float("lr", lr, rule="a positive float")
+    _v.positive_int("epochs", epochs, rule="an int >= 1")
+    _v.positive_int("batch_size", batch_size)
+    _v.positive_int("max_length", max_length)
+    _check_rank(r)
+    _v.positive_float("alpha", alpha, rule="a positive number")
+    if not isinstance(targets, str):
+        _v.str_sequence("targets", targets)
+    _v.non_negative_int("seed", seed)
+    _v.string("profile", profile, allow_none=True)
     torch.manual_seed(seed)
     model, tok = load_encoder(profile=profile, num_labels=2)
     if method == "lora":
@@ -486,11 +560,14 @@ def lm_blocks(texts: Sequence[str], tokenizer, block_size: int = 64) -> list[lis
 
     Returns:
         ``list`` of ``len(ids) // block_size`` lists of ``block_size`` ints.
+
+    Raises:
+        TypeError: ``texts`` is not a sequence of str.
+        ValueError: ``block_size`` is not an int >= 2.
     """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str")
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 2:
-        raise ValueError(f"block_size must be an int >= 2, got {block_size!r}")
+    _v.integer("block_size", block_size, 2)
     eos = tokenizer.eos_token_id
     ids: list[int] = []
     for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
@@ -504,11 +581,23 @@ def lm_loader(blocks: Sequence[Sequence[int]], batch_size: int = 8,
     """A DataLoader of causal-LM batches: ``input_ids``, ``attention_mask`` and
     ``labels`` (= ``input_ids``; the model shifts them), each
     ``(batch, block_size)``. With ``shuffle_seed`` the blocks are shuffled
-    once, reproducibly; without, they keep their order."""
+    once, reproducibly; without, they keep their order.
+
+    Raises:
+        ValueError: ``blocks`` is empty or its blocks differ in length,
+            ``batch_size`` is not an int >= 1, ``shuffle_seed`` not None or
+            an int >= 0.
+    """
+    if isinstance(blocks, str) or not hasattr(blocks, "__len__"):
+        raise _v.ArgumentTypeError(f"blocks must be a list of token-id lists (lm_blocks), got "
+                                   f"{blocks!r:.60}")
     if not blocks:
         raise ValueError("blocks is empty: give more text or a smaller block_size")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if len({len(b) for b in blocks}) != 1:
+        raise ValueError(f"blocks must all have the same length (lm_blocks cuts them so), got "
+                         f"lengths {sorted({len(b) for b in blocks})[:5]}")
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
+    _v.optional_int("shuffle_seed", shuffle_seed, 0)
     data = torch.tensor([list(b) for b in blocks], dtype=torch.long)
     if shuffle_seed is not None:
         data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(shuffle_seed))]
@@ -523,7 +612,15 @@ def lm_loader(blocks: Sequence[Sequence[int]], batch_size: int = 8,
 @torch.no_grad()
 def lm_loss(model: nn.Module, loader) -> float:
     """Mean next-token cross-entropy (nats per token) of ``model`` on ``loader``;
-    ``exp`` of it is the perplexity."""
+    ``exp`` of it is the perplexity.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+        ValueError: ``loader`` holds no batch.
+    """
+    _check_module("model", model)
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError("loader must hold at least one batch")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -540,9 +637,16 @@ def lm_loss(model: nn.Module, loader) -> float:
 @torch.no_grad()
 def generate_greedy(model: nn.Module, tokenizer, prompts: Sequence[str],
                     max_new_tokens: int = 30) -> list[str]:
-    """Greedy continuations (deterministic) of each prompt, without the prompt."""
+    """Greedy continuations (deterministic) of each prompt, without the prompt.
+
+    Raises:
+        TypeError: ``prompts`` is a single str or holds a non-str.
+        ValueError: ``max_new_tokens`` is not a positive int.
+    """
     if isinstance(prompts, str):
         raise TypeError("prompts must be a list of str, not a single str")
+    _v.str_sequence("prompts", prompts)
+    _v.positive_int("max_new_tokens", max_new_tokens)
     device = next(model.parameters()).device
     model.eval()
     out = []
@@ -596,6 +700,10 @@ class PeakMemory:
         with PeakMemory() as mem:
             fit(model, loader, lr=1e-3)
         print(mem.peak_mb)
+
+    Raises:
+        ValueError: ``device`` is not ``"cpu"``, ``"cuda"`` or None, or is
+            ``"cuda"`` without a GPU; ``interval`` is not a positive number.
     """
 
     def __init__(self, device: str | None = None, interval: float = 0.005):
@@ -603,6 +711,8 @@ class PeakMemory:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
+        _v.device("device", device)
+        _v.positive_float("interval", interval, rule="a positive number of seconds")
         self.device, self.interval = device, interval
         self.peak_bytes = 0
 
@@ -640,7 +750,15 @@ class PeakMemory:
 
 
 def saved_size(path: str | Path) -> int:
-    """Bytes on disk of a file, or of every file under a folder."""
+    """Bytes on disk of a file, or of every file under a folder.
+
+    Raises:
+        TypeError: ``path`` is not a str or path.
+        ValueError: ``path`` is neither a file nor a folder.
+    """
+    if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+        raise _v.ArgumentTypeError(f"path must be a str or a pathlib.Path, got "
+                                   f"{type(path).__name__}")
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
