@@ -205,9 +205,9 @@ def str_sequence(name: str, value, allow_empty: bool = True):
                                 f"(wrap it in a list: [{value!r:.40}])")
     if not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
         raise ArgumentTypeError(f"{name} must be a sequence of str, got {_given(value)}")
-    bad = next((x for x in value if not isinstance(x, str)), None)
-    if bad is not None:
-        raise ArgumentTypeError(f"{name} must contain only str, got an element {_given(bad)}")
+    for x in value:
+        if not isinstance(x, str):
+            raise ArgumentTypeError(f"{name} must contain only str, got an element {_given(x)}")
     if not allow_empty and len(value) == 0:
         raise ValueError(f"{name} must not be empty")
     return value

@@ -53,6 +53,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _validate as _v
+
 __all__ = [
     "SPECIALS",
     "PAD",
@@ -209,9 +211,12 @@ def build_vocabulary(sentences, min_count: int = 5) -> Vocabulary:
 
     Returns:
         A :class:`Vocabulary`, words ordered by count (ties alphabetically).
+
+    Raises:
+        TypeError: ``sentences`` is not a list of token lists.
+        ValueError: ``min_count`` is not a positive int.
     """
-    if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 1:
-        raise ValueError(f"min_count must be a positive int, got {min_count!r}")
+    _v.positive_int("min_count", min_count)
     counts = Counter(w.lower() for s in _as_token_lists(sentences) for w in s)
     kept = sorted((w for w, c in counts.items() if c >= min_count and w not in SPECIALS),
                   key=lambda w: (-counts[w], w))
@@ -262,9 +267,16 @@ def length_sorted_batches(encoded: Sequence[Sequence[int]], batch_size: int,
     Yields:
         ``(ids, lengths)``: ``ids`` LongTensor ``(batch, seq_len)`` padded with
         ``PAD`` on the right; ``lengths`` LongTensor ``(batch,)``.
+
+    Raises:
+        ValueError: ``batch_size`` or ``pool_batches`` not a positive int,
+            ``seed`` not an int >= 0, ``shuffle`` not a bool (raised at the
+            first ``next``, as the function is a generator).
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    _v.positive_int("batch_size", batch_size)
+    _v.boolean("shuffle", shuffle)
+    _v.non_negative_int("seed", seed)
+    _v.positive_int("pool_batches", pool_batches)
     lengths = [len(e) for e in encoded]
     for batch in _batch_indices(lengths, batch_size, shuffle, seed, pool_batches):
         yield _pad(encoded, batch)
@@ -302,6 +314,11 @@ class BiLM(nn.Module):
         dropout: on the token layer, between LSTM layers and before the softmax.
         cutoffs: adaptive-softmax clusters: the ``cutoffs[0]`` most frequent
             words form the head, each later cluster costs less per word.
+
+    Raises:
+        TypeError: ``vocab`` is not a :class:`Vocabulary`.
+        ValueError: a size is not a positive int, ``dropout`` not in [0, 1),
+            ``cutoffs`` not increasing positive ints.
     """
 
     def __init__(self, vocab: Vocabulary, embedding_dim: int = 50, hidden_dim: int = 256,
@@ -312,10 +329,14 @@ class BiLM(nn.Module):
             raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
         for name, value in (("embedding_dim", embedding_dim), ("hidden_dim", hidden_dim),
                             ("num_layers", num_layers)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+            _v.positive_int(name, value)
+        _v.probability("dropout", dropout, include_one=False, rule="in [0, 1)")
+        if isinstance(cutoffs, str) or not hasattr(cutoffs, "__iter__"):
+            raise _v.ArgumentTypeError(f"cutoffs must be a sequence of ints, got {cutoffs!r}")
+        for c in cutoffs:
+            _v.positive_int("each of cutoffs", c)
+        if list(cutoffs) != sorted(set(cutoffs)):
+            raise ValueError(f"cutoffs must be strictly increasing, got {list(cutoffs)}")
         cutoffs = [c for c in cutoffs if c < len(vocab) - 1]
         self.vocab = vocab
         self.config = {"embedding_dim": embedding_dim, "hidden_dim": hidden_dim,
@@ -401,7 +422,14 @@ def glove_init(model: BiLM, keyed_vectors) -> int:
 
     Returns:
         How many vocabulary words were initialised this way.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``keyed_vectors`` not a
+            gensim ``KeyedVectors``.
+        ValueError: the sizes differ.
     """
+    _check_model(model)
+    _check_keyed_vectors(keyed_vectors)
     dim = model.embedding.embedding_dim
     if keyed_vectors.vector_size != dim:
         raise ValueError(f"keyed_vectors have size {keyed_vectors.vector_size}, the model's "
@@ -421,17 +449,28 @@ def _check_device(device: str | torch.device | None) -> torch.device:
         from .runtime import default_device
 
         return torch.device(default_device())
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be None, 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}")
+    _v.device("device", device)
     return torch.device(device)
 
 
 def _check_positive(name: str, value, kind=int) -> None:
-    if not isinstance(value, (int, float) if kind is float else int) or isinstance(value, bool) \
-            or value <= 0:
-        raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
+    if kind is float:
+        _v.positive_float(name, value, rule="a positive finite float")
+    else:
+        _v.positive_int(name, value)
+
+
+def _check_model(model, name: str = "model") -> None:
+    if not isinstance(model, BiLM):
+        raise _v.ArgumentTypeError(f"{name} must be a tlbook.bilm.BiLM (e.g. "
+                                   f"load_shipped_bilm()), got {type(model).__name__}")
+
+
+def _check_keyed_vectors(keyed_vectors) -> None:
+    if not hasattr(keyed_vectors, "key_to_index") or not hasattr(keyed_vectors, "vector_size"):
+        raise _v.ArgumentTypeError(f"keyed_vectors must be a gensim KeyedVectors "
+                                   f"(tlbook.models.load_glove()), got "
+                                   f"{type(keyed_vectors).__name__}")
 
 
 def train_bilm(model: BiLM, sentences, steps: int, batch_size: int = 64, lr: float = 2e-3,
@@ -457,14 +496,23 @@ def train_bilm(model: BiLM, sentences, steps: int, batch_size: int = 64, lr: flo
 
     Returns:
         ``{"forward": [...], "backward": [...]}``: the loss of each step.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``sentences`` not token
+            lists.
+        ValueError: ``steps``, ``batch_size``, ``max_len`` not positive ints,
+            ``lr``/``clip_norm`` not positive finite numbers, ``seed`` or
+            ``log_every`` not an int >= 0, ``device`` unknown or not
+            available, no non-empty sentence.
     """
+    _check_model(model)
     _check_positive("steps", steps)
     _check_positive("batch_size", batch_size)
     _check_positive("lr", lr, float)
     _check_positive("clip_norm", clip_norm, float)
     _check_positive("max_len", max_len)
-    if not isinstance(log_every, int) or log_every < 0:
-        raise ValueError(f"log_every must be an int >= 0, got {log_every!r}")
+    _v.integer("log_every", log_every, 0, rule="an int >= 0")
+    _v.non_negative_int("seed", seed)
     device = _check_device(device)
     encoded = [model.vocab.encode(s[:max_len]) for s in _as_token_lists(sentences) if s]
     if not encoded:
@@ -525,7 +573,13 @@ def perplexities(model: BiLM, sentences, batch_size: int = 64) -> dict[str, floa
     Returns:
         ``{"forward": ..., "backward": ..., "both": ...}``; ``"both"`` is the
         geometric mean of the two. See :func:`perplexity`.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``sentences`` not token
+            lists.
+        ValueError: ``batch_size`` not a positive int, no sentence.
     """
+    _check_model(model)
     _check_positive("batch_size", batch_size)
     total_f, total_b, count = _summed_log_likelihoods(model, sentences, batch_size)
     if count == 0:
@@ -546,6 +600,9 @@ def perplexity(model: BiLM, sentences, direction: str = "forward", batch_size: i
     Args:
         direction: ``"forward"``, ``"backward"`` or ``"both"`` (the geometric
             mean of the two).
+
+    Raises:
+        ValueError: unknown ``direction`` (and what :func:`perplexities` raises).
     """
     if direction not in ("forward", "backward", "both"):
         raise ValueError(f"direction must be 'forward', 'backward' or 'both'; got {direction!r}")
@@ -560,6 +617,11 @@ def unigram_perplexity(train, held_out, vocab: Vocabulary) -> float:
     of ``held_out`` with the same probability whatever its context. The
     tokens counted are those the forward LM predicts, so the two numbers are
     comparable.
+
+    Raises:
+        TypeError: ``vocab`` is not a :class:`Vocabulary`, ``train`` or
+            ``held_out`` not token lists.
+        ValueError: ``held_out`` holds no sentence.
     """
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
@@ -592,7 +654,13 @@ def predict_gap(model: BiLM, left: Sequence[str], right: Sequence[str], k: int =
         first. The special tokens (``<unk>`` and the sentence markers) are
         left out of the ranking, not out of the distribution: the
         probabilities are those of the full softmax.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``left``/``right`` not
+            token lists.
+        ValueError: ``k`` is not a positive int.
     """
+    _check_model(model)
     _check_positive("k", k)
     left, right = _as_token_lists([left, right], "left and right")
     device = next(model.parameters()).device
@@ -626,7 +694,16 @@ def save_bilm(model: BiLM, path: str | Path, half: bool = False) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``half`` not a bool,
+            ``path`` not a str or path.
     """
+    _check_model(model)
+    _v.boolean("half", half)
+    if not isinstance(path, (str, Path)):
+        raise _v.ArgumentTypeError(f"path must be a str or a pathlib.Path, got "
+                                   f"{type(path).__name__}")
     state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}
     path = Path(path)
@@ -638,7 +715,14 @@ def save_bilm(model: BiLM, path: str | Path, half: bool = False) -> Path:
 
 def load_bilm(path: str | Path, device: str | torch.device | None = "cpu") -> BiLM:
     """Load a checkpoint written by :func:`save_bilm`; the model is in eval
-    mode, float32, on ``device``."""
+    mode, float32, on ``device``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a biLM checkpoint, or ``device`` is
+            unknown or not available (checked before the file is read).
+    """
+    device = _check_device(device)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no biLM checkpoint at {path}; make one with "
@@ -649,7 +733,7 @@ def load_bilm(path: str | Path, device: str | torch.device | None = "cpu") -> Bi
     model = BiLM(Vocabulary(list(checkpoint["vocab"])), **checkpoint["config"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in checkpoint["state_dict"].items()})
-    return model.to(_check_device(device)).eval()
+    return model.to(device).eval()
 
 
 def load_shipped_bilm(device: str | torch.device | None = "cpu") -> BiLM:
@@ -681,7 +765,14 @@ def contextual_vectors(model: BiLM, sentences, batch_size: int = 64) -> list[np.
     Returns:
         One float32 array per sentence, shape
         ``(num_layers + 1, n_words, 2 * hidden_dim)``.
+
+    Raises:
+        TypeError: ``model`` is not a :class:`BiLM`, ``sentences`` not token
+            lists.
+        ValueError: ``batch_size`` is not a positive int, or a sentence is
+            empty.
     """
+    _check_model(model)
     _check_positive("batch_size", batch_size)
     sentences = _as_token_lists(sentences)
     if any(len(s) == 0 for s in sentences):
@@ -723,7 +814,12 @@ def glove_features(keyed_vectors, sentences) -> np.ndarray:
 
     Returns:
         float32 array ``(n_tokens, vector_size)``.
+
+    Raises:
+        TypeError: ``keyed_vectors`` is not a gensim ``KeyedVectors``, or
+            ``sentences`` not token lists.
     """
+    _check_keyed_vectors(keyed_vectors)
     words = [w.lower() for s in _as_token_lists(sentences) for w in s]
     out = np.zeros((len(words), keyed_vectors.vector_size), dtype=np.float32)
     for i, w in enumerate(words):
@@ -742,10 +838,12 @@ def random_features(sentences, dim: int = 50, seed: int = 0) -> np.ndarray:
 
     Returns:
         float32 array ``(n_tokens, dim)``.
+
+    Raises:
+        ValueError: ``dim`` not a positive int, ``seed`` not an int >= 0.
     """
     _check_positive("dim", dim)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    _v.non_negative_int("seed", seed)
     table: dict[str, np.ndarray] = {}
     rows = []
     for s in _as_token_lists(sentences):
@@ -769,12 +867,17 @@ class ScalarMix(nn.Module):
             ``None`` starts from the uniform average. A weight of 0 gives
             ``w_j = -inf``, a layer left out for good.
         gamma: initial scale.
+
+    Raises:
+        ValueError: ``num_layers`` not a positive int, ``weights`` not
+            ``num_layers`` numbers >= 0 summing to 1, ``gamma`` not finite.
     """
 
     def __init__(self, num_layers: int, weights: Sequence[float] | None = None,
                  gamma: float = 1.0):
         super().__init__()
         _check_positive("num_layers", num_layers)
+        _v.real("gamma", gamma)
         if weights is None:
             logits = torch.zeros(num_layers)
         else:
@@ -818,6 +921,9 @@ class TokenTagger(nn.Module):
         num_layers: layers in the features (``1`` for static vectors).
         dim: features per layer.
         num_tags: classes.
+
+    Raises:
+        ValueError: a size is not a positive int.
     """
 
     def __init__(self, num_layers: int, dim: int, num_tags: int):
@@ -859,9 +965,18 @@ class TokenTagger(nn.Module):
 
         Returns:
             ``self``, fitted.
+
+        Raises:
+            ValueError: ``steps``/``batch_size`` not positive ints, ``lr``
+                not a positive finite number, ``weight_decay`` not a finite
+                number >= 0, ``seed`` not an int >= 0, features or tags of
+                the wrong shape, tags outside ``[0, num_tags)``.
         """
         _check_positive("steps", steps)
         _check_positive("batch_size", batch_size)
+        _check_positive("lr", lr, float)
+        _v.non_negative_float("weight_decay", weight_decay)
+        _v.non_negative_int("seed", seed)
         x = self._as_layers(features)
         y = torch.as_tensor(np.asarray(tags), dtype=torch.long)
         if y.shape != (x.shape[1],):

@@ -38,8 +38,9 @@ from typing import NamedTuple
 
 import datasets
 
+from . import _validate as _v
 from .profiles import Profile, get_profile, is_hub_id
-from .resources import FetchError, resource_path
+from .resources import FetchError, check_hub, resource_path
 
 __all__ = [
     "BROWN_GENRES",
@@ -282,13 +283,15 @@ def _split_indices(keys: Sequence[str], n_test: int, n_validation: int) -> dict[
 
 
 def _from_hub(dataset_id: str) -> datasets.DatasetDict:
+    check_hub(dataset_id)  # fails in seconds, not after the client's minutes of retries
     try:
         return datasets.load_dataset(dataset_id)
     except Exception as err:  # the Hub client raises many types: offline, 404, auth...
         raise FetchError(
-            f"Could not load {dataset_id!r} from the Hugging Face Hub (the full profile needs "
-            "internet). Use the lite profile (TLBOOK_PROFILE=lite) offline."
-        ) from err
+            f"Could not load {dataset_id!r} from the Hugging Face Hub ({type(err).__name__}; "
+            "the full profile needs internet). Use the lite profile (TLBOOK_PROFILE=lite) "
+            "offline."
+        ) from None
 
 
 # ---------------------------------------------------------------- sentiment
@@ -431,7 +434,11 @@ def email_text(raw: str) -> str:
     The body is the text/plain parts, or the text/html parts when there is no
     plain one; HTML tags are removed from any part that looks like HTML (many
     spams send HTML as text/plain). Runs of whitespace become one space.
+
+    Raises:
+        TypeError: ``raw`` is not a str.
     """
+    _v.string("raw", raw, allow_empty=True)
     # compat32 (the email default) parses the corpus in ~2 s; policy.default
     # builds header objects for every header and takes ~10 s.
     msg = email.message_from_string(raw)
@@ -521,10 +528,12 @@ def first_rows(split: datasets.Dataset, n: int | None) -> datasets.Dataset:
 
     Splits are stored in hash order, so the first rows are a fair sample; the
     profiles use this to size a chapter's runs.
+
+    Raises:
+        ValueError: ``n`` is not None or a positive int (``True`` is not).
     """
     if n is None:
         return split
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be None or a positive int, got {n!r}")
+    _v.positive_int("n", n, rule="None or a positive int")
     return split.select(range(min(n, len(split))))
 

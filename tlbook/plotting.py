@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import _validate as _v
 from .runtime import COLORS
 
 __all__ = ["plot_learning_curves"]
@@ -27,8 +28,26 @@ def plot_learning_curves(table: pd.DataFrame, labels: dict[str, str] | None = No
 
     Returns:
         The matplotlib axes.
+
+    Raises:
+        TypeError: ``table`` is not a :func:`summarize_curve` table,
+            ``labels``/``colors`` not dicts, ``title`` not a str.
+        ValueError: ``chance`` is not None or a number in [0, 1].
     """
     import matplotlib.pyplot as plt
+
+    columns = getattr(table, "columns", None)
+    if not isinstance(table, pd.DataFrame) or getattr(columns, "nlevels", 1) != 2 \
+            or not {"mean", "std"} <= set(columns.get_level_values(1)):
+        raise _v.ArgumentTypeError(f"table must be a summarize_curve table (columns (model, "
+                                   f"'mean'|'std')), got {type(table).__name__}")
+    for name, value in (("labels", labels), ("colors", colors)):
+        if value is not None and not isinstance(value, dict):
+            raise _v.ArgumentTypeError(f"{name} must be None or a dict keyed by model name, "
+                                       f"got {type(value).__name__}")
+    if chance is not None:
+        _v.probability("chance", chance, rule="None or an accuracy in [0, 1]")
+    _v.string("title", title, allow_empty=True)
 
     if ax is None:
         _, ax = plt.subplots()

@@ -17,6 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
+from . import _validate as _v
+
 __all__ = ["balanced_subsample", "learning_curve", "summarize_curve",
            "tfidf_classifier", "embedding_classifier"]
 
@@ -34,11 +36,21 @@ def balanced_subsample(labels: Sequence[int], n: int, seed: int) -> np.ndarray:
 
     Returns:
         Sorted int array ``(n,)`` of distinct indices.
+
+    Raises:
+        ValueError: ``labels`` empty or not 1-D, ``n`` not an int between
+            the number of classes and of examples, ``seed`` not an int >= 0,
+            or a class with fewer examples than its share.
     """
+    if isinstance(labels, str):
+        raise _v.ArgumentTypeError("labels must be a sequence of class labels, not one str")
     labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(f"labels must be a non-empty 1-D sequence, got shape {labels.shape}")
     classes = np.unique(labels)
-    if not isinstance(n, (int, np.integer)) or n < len(classes) or n > len(labels):
-        raise ValueError(f"n must be an int between {len(classes)} and {len(labels)}, got {n!r}")
+    _v.integer("n", n, len(classes), len(labels),
+               rule=f"an int between {len(classes)} and {len(labels)}")
+    _v.non_negative_int("seed", seed)
     rng = np.random.default_rng(seed)
     share = np.full(len(classes), n // len(classes))
     share[: n % len(classes)] += 1
@@ -53,14 +65,24 @@ def balanced_subsample(labels: Sequence[int], n: int, seed: int) -> np.ndarray:
 
 def tfidf_classifier(C: float = 10.0):
     """TF-IDF on word uni- and bi-grams + logistic regression: learns only from
-    the labelled examples it is given."""
+    the labelled examples it is given.
+
+    Raises:
+        ValueError: ``C`` is not a positive finite number.
+    """
+    _v.positive_float("C", C)
     return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
                          LogisticRegression(C=C, max_iter=2000))
 
 
 def embedding_classifier(C: float = 1.0):
     """Unit-length sentence vectors + logistic regression (the encoder was
-    trained to compare sentences by cosine, so only directions matter)."""
+    trained to compare sentences by cosine, so only directions matter).
+
+    Raises:
+        ValueError: ``C`` is not a positive finite number.
+    """
+    _v.positive_float("C", C)
     return make_pipeline(Normalizer(), LogisticRegression(C=C, max_iter=2000))
 
 
@@ -87,10 +109,33 @@ def learning_curve(models: dict[str, tuple[Callable[[], object], object, object]
 
     Returns:
         DataFrame with columns ``model, size, seed, accuracy``.
+
+    Raises:
+        TypeError: ``models`` is not a dict of ``(make_estimator, X_train,
+            X_test)`` triples with a callable first.
+        ValueError: no model, no size or seed, a size or seed that is not
+            an int, features not aligned with their labels (and what
+            :func:`balanced_subsample` raises), all before any training.
     """
+    if not isinstance(models, dict):
+        raise _v.ArgumentTypeError(f"models must be a dict of name -> (make_estimator, "
+                                   f"X_train, X_test), got {type(models).__name__}")
     if not models:
         raise ValueError("models must name at least one model")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    for name, entry in models.items():
+        if not isinstance(entry, tuple) or len(entry) != 3 or not callable(entry[0]):
+            raise _v.ArgumentTypeError(f"models[{name!r}] must be a triple (make_estimator, "
+                                       f"X_train, X_test) with a callable first, got "
+                                       f"{type(entry).__name__}")
+        _v.same_length(f"models[{name!r}] X_train", entry[1], "y_train", y_train)
+        _v.same_length(f"models[{name!r}] X_test", entry[2], "y_test", y_test)
+    _v.non_empty("sizes", sizes, "size")
+    _v.non_empty("seeds", seeds, "seed")
+    for size in sizes:
+        _v.integer("each of sizes", size, len(np.unique(y_train)), len(y_train))
+    for seed in seeds:
+        _v.non_negative_int("each of seeds", seed)
     rows = []
     for size in sizes:
         for seed in seeds:
@@ -108,6 +153,14 @@ def summarize_curve(curve: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         DataFrame indexed by ``size`` with columns ``(model, "mean"|"std")``.
+
+    Raises:
+        TypeError: ``curve`` is not a DataFrame with columns ``model``,
+            ``size`` and ``accuracy`` (as :func:`learning_curve` returns).
     """
+    if not isinstance(curve, pd.DataFrame) or not {"model", "size", "accuracy"} <= set(
+            curve.columns):
+        raise _v.ArgumentTypeError(f"curve must be a DataFrame with columns model, size and "
+                                   f"accuracy (from learning_curve), got {type(curve).__name__}")
     table = curve.groupby(["size", "model"])["accuracy"].agg(["mean", "std"]).unstack("model")
     return table.swaplevel(axis=1).sort_index(axis=1)

@@ -33,6 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import _validate as _v
+
 __all__ = [
     "build_vocabulary",
     "keep_probabilities",
@@ -51,6 +53,21 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ vocabulary
+
+
+def _check_counts(name: str, counts) -> np.ndarray:
+    """``counts`` as float64: a non-empty 1-D array of finite numbers >= 0
+    with a positive sum."""
+    try:
+        x = np.asarray(counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise _v.ArgumentTypeError(f"{name} must be a 1-D array of numbers, got "
+                                   f"{counts!r:.60}") from None
+    if x.ndim != 1 or len(x) == 0 or not np.isfinite(x).all() or (x < 0).any() \
+            or not x.sum() > 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of finite numbers >= 0 with a "
+                         f"positive sum, got shape {x.shape}")
+    return x
 
 
 def _check_sentences(sentences) -> list[Sequence[str]]:
@@ -104,10 +121,13 @@ def keep_probabilities(counts: np.ndarray, subsample: float = 1e-3) -> np.ndarra
     Args:
         counts: int array ``(V,)`` of word counts.
         subsample: the threshold ``t``, in ``[0, 1)``; 1e-3 to 1e-5 are usual.
+
+    Raises:
+        ValueError: ``subsample`` is not a number in [0, 1), or ``counts``
+            is not a non-empty 1-D array of counts >= 0 with a positive sum.
     """
-    if not isinstance(subsample, (int, float)) or isinstance(subsample, bool) or not 0 <= subsample < 1:
-        raise ValueError(f"subsample must be a number in [0, 1), got {subsample!r}")
-    counts = np.asarray(counts, dtype=np.float64)
+    _v.probability("subsample", subsample, include_one=False)
+    counts = _check_counts("counts", counts)
     if subsample == 0:
         return np.ones_like(counts)
     freq = counts / counts.sum()
@@ -120,10 +140,13 @@ def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     ``P(w) = count(w)^power / sum_v count(v)^power``. Mikolov et al. found
     ``power = 3/4`` better than the plain unigram (``1``) or uniform (``0``)
     distribution: it gives rare words a little more chance to be a negative.
+
+    Raises:
+        ValueError: ``power`` is not a number in [0, 1], or ``counts`` as in
+            :func:`keep_probabilities`.
     """
-    if not isinstance(power, (int, float)) or isinstance(power, bool) or not 0 <= power <= 1:
-        raise ValueError(f"power must be a number in [0, 1], got {power!r}")
-    weights = np.asarray(counts, dtype=np.float64) ** power
+    _v.probability("power", power)
+    weights = _check_counts("counts", counts) ** power
     return weights / weights.sum()
 
 
@@ -138,8 +161,15 @@ def noise_table(probs: np.ndarray, size: int = 2**22) -> np.ndarray:
 
     Returns:
         int64 array ``(size,)`` of word ids, non-decreasing.
+
+    Raises:
+        ValueError: ``size`` is not a positive int, or ``probs`` is not a
+            non-empty 1-D array of probabilities summing to 1.
     """
     _check_positive_int("size", size)
+    p = _check_counts("probs", probs)
+    if abs(p.sum() - 1) > 1e-6:
+        raise ValueError(f"probs must sum to 1 (noise_distribution), got a sum of {p.sum():g}")
     cells = (np.arange(size) + 0.5) / size
     return np.minimum(np.searchsorted(np.cumsum(probs), cells), len(probs) - 1)
 
@@ -158,7 +188,14 @@ def encode(sentences: Iterable[Sequence[str]], index: dict[str, int]
         ``(tokens, sentence_ids)``: two int64 arrays ``(N,)``; ``sentence_ids``
         says which sentence each token came from, so windows stop at sentence
         boundaries.
+
+    Raises:
+        TypeError: ``sentences`` is not an iterable of token lists, or
+            ``index`` not a dict from word to id.
     """
+    if not isinstance(index, dict):
+        raise _v.ArgumentTypeError(f"index must be a dict from word to id, got "
+                                   f"{type(index).__name__}")
     ids, sent = [], []
     for i, s in enumerate(_check_sentences(sentences)):
         row = [index[w] for w in s if w in index]
@@ -173,7 +210,13 @@ def subsample(tokens: np.ndarray, sentence_ids: np.ndarray, keep: np.ndarray,
 
     Returns:
         ``(tokens, sentence_ids)`` of the kept tokens, shapes ``(N',)``.
+
+    Raises:
+        TypeError: ``rng`` is not a ``numpy.random.Generator``.
+        ValueError: ``tokens`` and ``sentence_ids`` differ in length.
     """
+    _check_rng(rng, allow_none=False)
+    _v.same_length("tokens", tokens, "sentence_ids", sentence_ids)
     mask = rng.random(len(tokens)) < keep[tokens]
     return tokens[mask], sentence_ids[mask]
 
@@ -195,8 +238,15 @@ def skipgram_pairs(tokens: np.ndarray, sentence_ids: np.ndarray, window: int,
     Returns:
         ``(centers, contexts)``: int64 arrays ``(P,)`` of word ids, ordered by
         center position, then by context position.
+
+    Raises:
+        TypeError: ``rng`` is not None or a ``numpy.random.Generator``.
+        ValueError: ``window`` is not a positive int, or ``tokens`` and
+            ``sentence_ids`` differ in length.
     """
     _check_positive_int("window", window)
+    _check_rng(rng, allow_none=True)
+    _v.same_length("tokens", tokens, "sentence_ids", sentence_ids)
     n = len(tokens)
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
     b = np.full(n, window) if rng is None else rng.integers(1, window + 1, size=n)
@@ -225,10 +275,19 @@ class SGNS(torch.nn.Module):
         dim: vector size ``d``.
         generator: a CPU ``torch.Generator`` for the initialisation (the
             same numbers on every device).
+
+    Raises:
+        ValueError: ``vocab_size`` or ``dim`` is not a positive int.
+        TypeError: ``generator`` is not None or a ``torch.Generator``.
     """
 
     def __init__(self, vocab_size: int, dim: int, generator: torch.Generator | None = None):
         super().__init__()
+        _check_positive_int("vocab_size", vocab_size)
+        _check_positive_int("dim", dim)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise _v.ArgumentTypeError(f"generator must be None or a torch.Generator, got "
+                                       f"{type(generator).__name__}")
         self.center = torch.nn.Embedding(vocab_size, dim, sparse=True)
         self.context = torch.nn.Embedding(vocab_size, dim, sparse=True)
         with torch.no_grad():
@@ -292,8 +351,15 @@ class SGNS(torch.nn.Module):
 
 
 def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    _v.positive_int(name, value)
+
+
+def _check_rng(rng, allow_none: bool) -> None:
+    if (rng is None and allow_none) or isinstance(rng, np.random.Generator):
+        return
+    rule = "None or a numpy.random.Generator" if allow_none else "a numpy.random.Generator"
+    raise _v.ArgumentTypeError(f"rng must be {rule} (np.random.default_rng(seed)), got "
+                               f"{type(rng).__name__}")
 
 
 class SkipGram:
@@ -367,6 +433,12 @@ class SkipGram:
         words_seen_: tokens in the training corpus (before subsampling) times
             epochs, the "words" of "words per second".
         fit_seconds_: wall time of :meth:`fit`.
+
+    Raises:
+        ValueError: a count is not a positive int, ``subsample`` not in
+            [0, 1), ``lr`` not a positive finite number, ``seed`` not an int
+            >= 0, ``device`` unknown or not available here, ``workers > 1``
+            on a GPU.
     """
 
     def __init__(self, dim: int = 100, window: int = 5, negative: int = 5, min_count: int = 5,
@@ -377,15 +449,14 @@ class SkipGram:
                             ("batch_size", batch_size), ("workers", workers)]:
             _check_positive_int(name, value)
         keep_probabilities(np.ones(1), subsample)  # validates subsample
-        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        _v.positive_float("lr", lr, rule="a positive number")
+        _v.non_negative_int("seed", seed)
         if device is not None and device not in ("cpu", "cuda", "mps") and not str(device).startswith("cuda:"):
             raise ValueError(f"device must be one of None, 'cpu', 'cuda', 'mps'; got {device!r}")
         if workers > 1 and device not in (None, "cpu"):
             raise ValueError(f"workers > 1 (Hogwild threads) is for CPU training; with "
                              f"device={device!r} use workers=1 and a larger batch_size")
+        _v.device("device", device)
         self.dim, self.window, self.negative, self.min_count = dim, window, negative, min_count
         self.subsample, self.epochs, self.batch_size, self.lr = subsample, epochs, batch_size, lr
         self.workers, self.seed, self.device = workers, seed, device
@@ -504,6 +575,10 @@ def gensim_skipgram(sentences: Iterable[Sequence[str]], dim: int = 100, window: 
 
     Returns:
         The fitted ``gensim.models.Word2Vec``; its ``.wv`` are the vectors.
+
+    Raises:
+        ValueError: a count is not a positive int, ``subsample`` not in
+            [0, 1), ``seed`` not an int >= 0.
     """
     from gensim.models import Word2Vec
 
@@ -511,6 +586,7 @@ def gensim_skipgram(sentences: Iterable[Sequence[str]], dim: int = 100, window: 
                         ("min_count", min_count), ("epochs", epochs), ("workers", workers)]:
         _check_positive_int(name, value)
     keep_probabilities(np.ones(1), subsample)  # validates subsample
+    _v.non_negative_int("seed", seed)
     return Word2Vec(_check_sentences(sentences), sg=1, hs=0, negative=negative,
                     vector_size=dim, window=window, min_count=min_count, sample=subsample,
                     epochs=epochs, workers=workers, seed=seed, hashfxn=_stable_hash)
@@ -544,7 +620,11 @@ def evaluate_similarity(kv) -> dict[str, dict[str, float]]:
         with ``"spearman"``, ``"pearson"``, ``"coverage"`` and ``"pairs"``;
         ``coverage`` is the fraction of the benchmark's ``pairs`` that were
         scored.
+
+    Raises:
+        TypeError: ``kv`` is not a gensim ``KeyedVectors``.
     """
+    _check_keyed_vectors(kv)
     out = {}
     for name in ("wordsim353", "simlex999"):
         path = benchmark_path(name)
@@ -554,6 +634,12 @@ def evaluate_similarity(kv) -> dict[str, dict[str, float]]:
         out[name] = {"spearman": float(spearman.statistic), "pearson": float(pearson.statistic),
                      "coverage": 1.0 - float(oov_percent) / 100.0, "pairs": pairs}
     return out
+
+
+def _check_keyed_vectors(kv) -> None:
+    if not hasattr(kv, "index_to_key") or not hasattr(kv, "evaluate_word_pairs"):
+        raise _v.ArgumentTypeError(f"kv must be a gensim KeyedVectors (e.g. SkipGram(...).wv or "
+                                   f"tlbook.models.load_glove()), got {type(kv).__name__}")
 
 
 def _read_analogies(path: str) -> list[tuple[str, list[str]]]:
@@ -584,7 +670,12 @@ def evaluate_analogies(kv, restrict_vocab: int = 30000, batch_size: int = 512) -
         "questions"}``: accuracy over the answered questions (and over the
         answered semantic and ``gram*`` syntactic sections); ``coverage`` =
         answered / questions.
+
+    Raises:
+        TypeError: ``kv`` is not a gensim ``KeyedVectors``.
+        ValueError: ``restrict_vocab`` or ``batch_size`` not a positive int.
     """
+    _check_keyed_vectors(kv)
     _check_positive_int("restrict_vocab", restrict_vocab)
     _check_positive_int("batch_size", batch_size)
     keys = kv.index_to_key[:restrict_vocab]
