@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install fetch browser book student test unit nbval benchmarks clean
+.PHONY: install fetch browser book student test unit nbval nbval-othercpu benchmarks clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -49,11 +49,24 @@ student: fetch
 unit: fetch browser
 	$(BIN)/python -m pytest tests -q
 
-# Also records the seconds per chapter (benchmarks/results/book_timing.json) and
-# the introduction's table (book/chapter_times.md) when every chapter passes.
+# Every chapter re-executed and its outputs compared with the stored ones:
+# text exactly, decimal numbers within 2 units of their last printed digit
+# (tests/nbval_tolerance.py). Also records the seconds per chapter
+# (benchmarks/results/book_timing.json) and the introduction's table
+# (book/chapter_times.md) when every chapter passes.
+NBVAL := $(BIN)/python -m pytest -p tests.nbval_tolerance --nbval book \
+	  --nbval-sanitize-with tests/sanitize.cfg -q
 nbval: fetch
-	$(BIN)/python -m pytest -p tests.chapter_times --nbval book --nbval-sanitize-with tests/sanitize.cfg -q \
-	  --chapter-times benchmarks/results/book_timing.json
+	$(NBVAL) -p tests.chapter_times --chapter-times benchmarks/results/book_timing.json
+
+# The same run as on another kind of CPU: torch, MKL, oneDNN and OpenBLAS are
+# made to pick other floating-point kernels than this machine's best ones
+# (SSE-era instead of AVX2/AVX-512), so every matrix product rounds
+# differently. The chapters must still pass.
+OTHER_CPU := ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+	  ONEDNN_MAX_CPU_ISA=SSE41 OPENBLAS_CORETYPE=Sandybridge
+nbval-othercpu: fetch
+	env $(OTHER_CPU) $(NBVAL)
 
 # nbval first: a complete green run rewrites the chapter-time table, which the
 # book builds of the unit tests then show.
