@@ -263,3 +263,31 @@ def test_chapter_5_checks_accept_the_chapter_answers(capsys):
     # the lookup table on the real tags is a different number
     assert not check("5.3", my_lookup(train.words, train.tags, test.words, test.tags))
     assert "not yet" in capsys.readouterr().out
+
+
+def test_probes_run_to_convergence_so_the_budget_does_not_set_the_result():
+    """A probe stopped early reports the optimiser's budget: the default must converge
+    (no ConvergenceWarning) and agree with a much tighter fit; a tiny budget warns."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(3)
+    y = _labels(900, rng)
+    centres = rng.normal(size=(3, 40)).astype(np.float32)
+    codes = np.searchsorted(np.array(["DET", "NOUN", "VERB"]), y)
+    features = centres[codes] * 0.4 + rng.normal(size=(900, 40)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        converged = probe_accuracy_by_layer(features, y[:600], y[600:])
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(features[:600])
+    tight = LogisticRegression(C=0.1, tol=1e-10, max_iter=100_000).fit(
+        scaler.transform(features[:600]), y[:600])
+    tight_acc = np.mean(tight.predict(scaler.transform(features[600:])) == y[600:])
+    assert 0.5 < converged[0] < 1.0  # a problem the probe neither fails nor solves
+    assert abs(converged[0] - tight_acc) <= 1 / 300  # at most one test word apart
+    with pytest.warns(ConvergenceWarning):
+        probe_accuracy_by_layer(features, y[:600], y[600:], max_iter=2)
