@@ -1,7 +1,9 @@
 """The ``tlbook`` command: fetch resources ahead of time and report the cache.
 
     tlbook fetch [NAME ...] [--force]   fetch (all) resources and verify them
-    tlbook info [--verify]              table of resources, sizes, checksums
+    tlbook info [--verify]              table of resources, sizes, checksums;
+                                        --verify re-hashes every cached file and
+                                        exits 1 if any is damaged
     tlbook student SRC OUT              student notebooks: solutions removed
 """
 
@@ -23,7 +25,8 @@ def _fetch(args: argparse.Namespace) -> int:
         if name == "causal-lm-smollm2" and not args.no_convert:
             from .models import _converted_causal_lm
 
-            print(f"{'':<20} converted to safetensors: {_converted_causal_lm(name)}")
+            converted = _converted_causal_lm(name, repair=True)
+            print(f"{'':<20} converted to safetensors: {converted}")
     return 0
 
 
@@ -33,11 +36,44 @@ def _info(args: argparse.Namespace) -> int:
     print(f"profile: {get_profile().name}  (set TLBOOK_PROFILE to change it)")
     print(f"cache: {resources.cache_dir()}  (set TLBOOK_CACHE to move it)")
     print(f"{'resource':<20} {'cached':<7} {'size MB':>8}  {'checksum':<12} source")
+    damaged, missing = [], []
     for name, res in resources.CATALOG.items():
         st = resources.status(name, verify=args.verify)
         print(f"{name:<20} {'yes' if st['cached'] else 'no':<7} {st['size_mb']:>8.1f}  "
               f"{st['checksum']:<12} {res.source}:{res.spec}")
+        for problem in st["problems"]:
+            print(f"{'':<20} {problem}")
+        if st["problems"]:
+            damaged.append(name)
+        elif not st["cached"]:
+            missing.append(name)
+    if args.verify:
+        damaged += _damaged_conversions()
+    if missing:
+        print(f"not cached yet: run `tlbook fetch {' '.join(missing)}` (or `tlbook fetch`)")
+    if damaged:
+        damaged = list(dict.fromkeys(damaged))
+        print(f"tlbook: error: {len(damaged)} cached resource(s) failed verification and will "
+              f"not be used: run `tlbook fetch {' '.join(damaged)}` to repair.",
+              file=sys.stderr)
+        return 1
+    if args.verify:
+        print("every cached file matches its manifest")
     return 0
+
+
+def _damaged_conversions() -> list[str]:
+    """Resources whose cached safetensors conversion fails verification (printed)."""
+    damaged = []
+    for name in ("causal-lm-smollm2",):
+        folder = resources.cache_dir() / f"{name}-safetensors"
+        if (folder / resources.COMPLETE_MARKER).exists():
+            problems = resources.folder_problems(folder, resources.get_resource(name).key_sha256)
+            for problem in problems:
+                print(f"{'':<20} its safetensors conversion: {problem}")
+            if problems:
+                damaged.append(name)
+    return damaged
 
 
 def _student(args: argparse.Namespace) -> int:
@@ -69,9 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except resources.ResourceError as e:
+    except (resources.ResourceError, ValueError) as e:
+        # Expected failures (bad names, profile or paths, offline, damaged files):
+        # one sentence that says what to do, no traceback.
         print(f"tlbook: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"tlbook: error: {e.strerror or e}{where}. Check that the folders tlbook uses "
+              "(TLBOOK_CACHE, TLBOOK_DOWNLOADS) exist and can be read and written.",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tlbook: interrupted; nothing partial was kept.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

