@@ -456,3 +456,15 @@ def test_cli_info_and_unknown_name(capsys):
 def test_bad_name_type():
     with pytest.raises(TypeError):
         R.get_resource(3)
+
+
+def test_a_check_on_damaged_data_says_the_data_is_broken_not_the_answer(real_cache, tmp_path):
+    cache = tmp_path / "cache"
+    shutil.copytree(real_cache / "brown", cache / "brown")
+    cats = cache / "brown" / R.CATALOG["brown"].key_file
+    cats.write_bytes(cats.read_bytes()[:1000])  # truncated: the check would count too little
+    run = _load_in_new_process(cache, "from tlbook.exercises import check; "
+                                      "print('verdict', check('3.1', 1234))")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Exercise 3.1: cannot be checked" in run.stdout and "not yet" not in run.stdout
+    assert "tlbook fetch brown" in run.stdout and "verdict False" in run.stdout

@@ -150,6 +150,9 @@ def check(exercise_id: str, answer: Any) -> bool:
     """Check ``answer`` to exercise ``exercise_id``, print one line, return the verdict.
 
     Prints ``Exercise 1.2: correct.`` or ``Exercise 1.2: not yet. <why> Hint: <hint>``.
+    When the check itself cannot run because a resource it reads is missing or
+    damaged, it says so, with the command that repairs the data, and returns
+    False without judging the answer.
 
     Raises:
         TypeError: if ``exercise_id`` is not a string.
@@ -168,6 +171,8 @@ def check(exercise_id: str, answer: Any) -> bool:
 
     if answer is None or answer is Ellipsis:
         return _report(exercise_id, False, "No answer yet: replace the ... with your answer.", hint)
+    from .resources import ResourceError
+
     try:
         ok = bool(checker(answer))
         reason = ""
@@ -175,6 +180,11 @@ def check(exercise_id: str, answer: Any) -> bool:
         ok, reason = False, str(exc)
     except (TypeError, ValueError) as exc:
         ok, reason = False, f"Your answer could not be checked ({type(exc).__name__}: {exc})."
+    except ResourceError as exc:
+        # Not the learner's fault: the data the check needs is missing or damaged.
+        print(f"Exercise {exercise_id}: cannot be checked, because the data the check "
+              f"needs is not usable: {exc}")
+        return False
     return _report(exercise_id, ok, reason, hint)
 
 
