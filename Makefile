@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install fetch browser book student test unit nbval nbval-othercpu benchmarks clean
+.PHONY: install fetch browser book student test unit nbval nbval-othercpu colab-cells benchmarks clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -71,6 +71,10 @@ nbval-othercpu: fetch
 # nbval first: a complete green run rewrites the chapter-time table, which the
 # book builds of the unit tests then show.
 test: nbval unit
+
+# Rewrites every chapter's Colab install cell for repository.url in _config.yml.
+colab-cells: install
+	$(BIN)/python tests/colab_cells.py
 
 benchmarks: fetch
 	$(BIN)/python benchmarks/run_all.py

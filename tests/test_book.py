@@ -88,14 +88,28 @@ def test_real_book_typesets_maths_with_its_own_mathjax(real_builds, edition):
 
 
 def test_real_book_notebook_pages_have_a_colab_button(real_builds):
+    import colab_cells
+
+    repo = colab_cells.repository_url().removeprefix("https://github.com/")
     notebooks = [n for n in toc_files(ROOT / "_toc.yml") if (ROOT / f"{n}.ipynb").exists()]
     for name in notebooks:
         page = (real_builds["normal"] / f"{name}.html").read_text(encoding="utf-8")
-        url = (
-            "https://colab.research.google.com/github/tlbook-project/"
-            f"transfer-learning-nlp/blob/main/{name}.ipynb"
-        )
+        url = f"https://colab.research.google.com/github/{repo}/blob/main/{name}.ipynb"
         assert url in page, f"{name}: no Colab launch link"
+
+
+def test_every_chapter_installs_tlbook_in_colab_from_the_configured_repository(tmp_path):
+    import colab_cells
+
+    url = colab_cells.repository_url()
+    assert url == colab_cells.repository_url(ROOT / "_config_student.yml")
+    assert colab_cells.mismatches(url) == []
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    assert chapters and all(colab_cells.install_cell(nb) is not None for nb in chapters)
+    # another URL: every cell disagrees, so a forgotten rewrite cannot pass
+    assert colab_cells.mismatches("https://example.org/fork") == [nb.name for nb in chapters]
+    cell = colab_cells.install_cell(chapters[0])
+    assert {"remove-cell", "nbval-skip"} <= set(cell["metadata"]["tags"])
 
 
 def test_real_student_book_offers_notebooks_without_solutions(real_builds):
