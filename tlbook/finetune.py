@@ -450,7 +450,9 @@ def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
     was_training = model.training
     model.eval()
     weight = None if class_weights is None else torch.tensor(class_weights)
-    with torch.inference_mode():
+    # no_grad, not inference_mode: on torch 2.4 gloo (CPU processes) cannot
+    # gather inference tensors (pytorch/pytorch#126032)
+    with torch.no_grad():
         for batch in loader:
             labels = batch.pop("labels")
             if accelerator is None:
