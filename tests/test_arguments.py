@@ -432,6 +432,8 @@ CASES = [
     case(lambda c: word2vec.evaluate_analogies(c.kv, restrict_vocab=0), V, "restrict_vocab",
          "evaluate_analogies: restrict_vocab 0"),
     # ---------------------------------------------------------------- bilm
+    case(lambda c: bl.held_out_files([["the", "bank"]]), T, "sentences",
+         "held_out_files: token lists"),
     case(lambda c: bl.BiLM(c.bilm.vocab, cutoffs=(6, 2)), V, "cutoffs",
          "BiLM: decreasing cutoffs"),
     case(lambda c: bl.BiLM(c.bilm.vocab, dropout="0.1"), T, "dropout", "BiLM: dropout str"),

@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +115,15 @@ def held_out_files(sentences: Sequence) -> list[str]:
     Args:
         sentences: Brown records with ``.file`` and ``.genre``
             (from :func:`tlbook.data.brown_sentences`).
+
+    Raises:
+        TypeError: a sentence is not such a record (a token list, say).
     """
+    for s in sentences:
+        if not hasattr(s, "file") or not hasattr(s, "genre"):
+            raise _v.ArgumentTypeError(f"sentences must be Brown records with .file and .genre "
+                                       f"(tlbook.data.brown_sentences()), got an element "
+                                       f"{s!r:.60}")
     files_of: dict[str, set[str]] = {}
     for s in sentences:
         files_of.setdefault(s.genre, set()).add(s.file)
@@ -1017,6 +1026,74 @@ class TokenTagger(nn.Module):
     def score(self, features, tags) -> float:
         """Per-token accuracy."""
         return float(np.mean(self.predict(features) == np.asarray(tags)))
+
+
+TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", "biLM layer 1",
+                   "biLM layer 2", "biLM scalar mix")
+"""The feature sets of chapter "ELMo"'s tagging comparison, in table order."""
+
+
+@lru_cache(maxsize=1)
+def _tagging_data():
+    """Tags, unseen-word mask and the seed-free features of :func:`tagging_split`,
+    computed once per process."""
+    from .data import UNIVERSAL_TAGS
+    from .models import load_glove
+
+    split = tagging_split()
+    tag_id = {t: i for i, t in enumerate(UNIVERSAL_TAGS)}
+    y = {k: np.array([tag_id[t] for s in v for t in s.upos]) for k, v in split.items()}
+    seen = {w.lower() for s in split["train"] for w in s.words}
+    unseen = np.array([w.lower() not in seen for s in split["test"] for w in s.words])
+    model = load_shipped_bilm()
+    elmo = {k: elmo_features(model, v) for k, v in split.items()}
+    glove = load_glove()
+    return split, y, unseen, elmo, {k: glove_features(glove, v) for k, v in split.items()}
+
+
+def tagging_cell(config: dict, seed: int) -> dict[str, float]:
+    """One run of chapter "ELMo"'s tagging comparison (a cell of the recorded sweep
+    ``ch3-taggers``, :mod:`tlbook.sweeps`).
+
+    Args:
+        config: ``{"features": one of TAGGER_FEATURES, "train_sentences": None
+            or n}``; with ``n``, the tagger trains on ``n`` training sentences
+            drawn with ``seed`` (200 steps), else on all of them (600 steps).
+        seed: the tagger's initialisation and batch order, the random vectors,
+            and the drawn sentences.
+
+    Returns:
+        ``{"accuracy": ..., "unseen_accuracy": ...}`` on the test tokens, and
+        on those whose word never occurs in the (full) training sentences.
+    """
+    from .data import UNIVERSAL_TAGS
+
+    name, n = config.get("features"), config.get("train_sentences")
+    if name not in TAGGER_FEATURES:
+        raise ValueError(f"config['features'] must be one of {TAGGER_FEATURES}, got {name!r}")
+    _v.non_negative_int("seed", seed)
+    split, y, unseen, elmo, glove = _tagging_data()
+    if name.startswith("random"):
+        features = {k: random_features(v, dim=50, seed=seed) for k, v in split.items()}
+    elif name.startswith("GloVe"):
+        features = glove
+    elif name == "biLM scalar mix":
+        features = elmo
+    else:
+        layer = int(name.rsplit(" ", 1)[1])
+        features = {k: v[layer] for k, v in elmo.items()}
+    train_x, train_y, steps = features["train"], y["train"], 600
+    if n is not None:
+        _check_positive("config['train_sentences']", n)
+        lengths = np.array([len(s.words) for s in split["train"]])
+        picked = np.random.default_rng(seed).choice(len(lengths), size=n, replace=False)
+        keep = np.repeat(np.isin(np.arange(len(lengths)), picked), lengths)
+        train_x, train_y, steps = train_x[..., keep, :], train_y[keep], 200
+    layers, dim = (1, train_x.shape[1]) if train_x.ndim == 2 else train_x.shape[::2]
+    tagger = TokenTagger(layers, dim, len(UNIVERSAL_TAGS)).fit(train_x, train_y, steps=steps,
+                                                               seed=seed)
+    correct = tagger.predict(features["test"]) == y["test"]
+    return {"accuracy": float(correct.mean()), "unseen_accuracy": float(correct[unseen].mean())}
 
 
 # ------------------------------------------------------------------ the pretraining recipe
