@@ -18,7 +18,7 @@ chapter compares are options of one loop:
 The same loop trains a token classifier (chapter "Token classification"):
 give it sentences as lists of words and one label per word, and a model whose
 logits have shape ``(batch, seq_len, num_labels)``. Word labels are moved to
-the first subword of each word (:func:`tlbook.token_classification.align_labels`),
+the first subword of each word (:func:`tlbook.labels.align_labels`),
 every other position gets ``-100`` and is skipped by the loss, and evaluation
 adds span-level precision, recall and F1 (``seqeval``).
 """
@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _validate as _v
+from .labels import TruncationWarning, encode_word_labels, span_scores, tokenize_words
+from .labels import truncating_tokenize as _truncating_tokenize
 
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
@@ -181,25 +182,6 @@ def tokenize(texts: Sequence[str], tokenizer, max_length: int = 128) -> dict[str
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
-class TruncationWarning(UserWarning):
-    """Some inputs were longer than the model takes and lost their ends."""
-
-
-def _truncating_tokenize(tokenizer, inputs: list, max_length: int, warning: str, **kwargs):
-    """``tokenizer(inputs, truncation=True, ...)`` that first counts the inputs
-    it has to cut and, if any, warns with ``warning.format(n_long=, n=, limit=)``
-    (attributed to the caller's caller, as :func:`tokenize` is called from a
-    loader). ``limit`` is ``max_length`` capped by the tokenizer's own maximum;
-    ``kwargs`` go to both tokenizer calls (e.g. ``is_split_into_words``)."""
-    limit = min(max_length, getattr(tokenizer, "model_max_length", max_length) or max_length)
-    full = tokenizer(inputs, truncation=False, verbose=False, **kwargs)
-    n_long = sum(len(ids) > limit for ids in full["input_ids"])
-    if n_long:
-        warnings.warn(warning.format(n_long=n_long, n=len(inputs), limit=limit),
-                      TruncationWarning, stacklevel=3)
-    return tokenizer(inputs, truncation=True, max_length=limit, **kwargs)
-
-
 def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int,
                          mega: int = 50) -> list[int]:
     """A shuffled order in which each batch holds examples of similar length.
@@ -287,7 +269,6 @@ def make_loader(texts, tokenizer, labels=None, batch_size: int = 32, max_length:
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
 
     if is_token_task(texts):
-        from .token_classification import tokenize_words
 
         enc = tokenize_words(texts, tokenizer, max_length, labels)
         data = _Examples({k: enc[k] for k in ("input_ids", "attention_mask")}, enc.get("labels"))
@@ -483,7 +464,6 @@ def evaluate(model, loader, accelerator=None, class_weights=None) -> dict:
     unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
     names = _bio_names(unwrapped) if sentences_gold else None
     if names is not None:
-        from .token_classification import span_scores
 
         spans = span_scores([[names[i] for i in s] for s in sentences_gold],
                             [[names[i] for i in s] for s in sentences_pred])
@@ -550,7 +530,6 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
                          f"(num_labels={n_classes}), got {len(config.class_weights)}")
     token_task = is_token_task(train_texts)
     if token_task:
-        from .token_classification import encode_word_labels
 
         y_train = encode_word_labels(train_labels, label2id, train_texts)
         y_val = (encode_word_labels(val_labels, label2id, val_texts)
