@@ -1,0 +1,271 @@
+"""Recorded sweeps: multi-seed grids too slow to re-run live on 2 CPU cores.
+
+A *sweep* is a grid of configurations, each run once per seed by one plain
+function ``cell(config, seed) -> {metric: value}``. One command runs the whole
+grid and writes a JSON record with its provenance into the package::
+
+    python -m tlbook.sweeps list
+    python -m tlbook.sweeps run ch3-taggers          # writes tlbook/assets/sweeps/ch3-taggers.json
+    python -m tlbook.sweeps check ch3-taggers --cell 0
+
+A chapter runs one configuration live, loads the record with :func:`load` for
+its table (means and intervals over the recorded seeds, from
+:mod:`tlbook.stats`), and says that the table was recorded and how to
+reproduce it (:func:`describe`). The test suite re-runs one cell of every
+record (:func:`check_cell`) and fails if it no longer agrees with the record
+within the sweep's stated tolerance, so a recording cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+
+__all__ = ["Sweep", "SWEEPS", "record_path", "run", "load", "describe", "rerun_cell",
+           "check_cell", "main"]
+
+RECORDS = Path(__file__).parent / "assets" / "sweeps"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One recorded grid.
+
+    Attributes:
+        name: id used on the command line and by chapters (``"ch3-taggers"``).
+        cell: ``"module:function"`` of ``cell(config, seed) -> dict[str, float]``.
+        grid: the configurations, each a dict of plain values.
+        seeds: the seeds every configuration runs with.
+        tolerance: largest absolute difference of any metric between a re-run
+            cell and the record (floating-point kernels differ between CPUs).
+        chapter: the chapter that shows it.
+        description: one line for ``list``.
+        metrics: the names of the numbers ``cell`` returns.
+        threads: torch threads a cell runs with (as in its chapter), so that a
+            re-run repeats the recorded arithmetic.
+    """
+
+    name: str
+    cell: str
+    grid: tuple[dict, ...]
+    seeds: tuple[int, ...]
+    tolerance: float
+    chapter: str
+    description: str
+    metrics: tuple[str, ...] = field(default=())
+    threads: int = 1
+
+    def function(self) -> Callable[[dict, int], dict]:
+        module, _, name = self.cell.partition(":")
+        return getattr(import_module(module), name)
+
+    def cells(self) -> list[tuple[dict, int]]:
+        return [(dict(config), seed) for config in self.grid for seed in self.seeds]
+
+
+_TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", "biLM layer 1",
+                    "biLM layer 2", "biLM scalar mix")  # tlbook.bilm.TAGGER_FEATURES, unimported
+
+SWEEPS: dict[str, Sweep] = {s.name: s for s in [
+    Sweep(
+        name="ch3-taggers",
+        cell="tlbook.bilm:tagging_cell",
+        grid=tuple({"features": f, "train_sentences": n}
+                   for n in (None, 100) for f in _TAGGER_FEATURES),
+        seeds=(0, 1, 2, 3, 4),
+        tolerance=0.003,
+        chapter="ELMo",
+        description="POS taggers on frozen features (random, GloVe, biLM layers, scalar mix), "
+                    "all training sentences or 100 drawn per seed",
+        metrics=("accuracy", "unseen_accuracy"),
+    ),
+]}
+
+
+def _sweep(name: str) -> Sweep:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a sweep name (str), got {type(name).__name__}")
+    if name not in SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; known sweeps: {', '.join(sorted(SWEEPS))}")
+    return SWEEPS[name]
+
+
+def record_path(name: str) -> Path:
+    """Where the record of sweep ``name`` lives (inside the package)."""
+    return RECORDS / f"{_sweep(name).name}.json"
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("tlbook", "torch", "transformers", "numpy", "scikit-learn", "scipy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def _run_cell(sweep: Sweep, config: dict, seed: int) -> dict[str, float]:
+    import torch
+
+    from .runtime import seed_everything
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(sweep.threads)
+    try:
+        seed_everything(seed)
+        metrics = sweep.function()(dict(config), seed)
+    finally:
+        torch.set_num_threads(threads)
+    if not isinstance(metrics, dict) or not all(isinstance(v, (int, float))
+                                                for v in metrics.values()):
+        raise TypeError(f"{sweep.cell} must return a dict of numbers, got {metrics!r}")
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path:
+    """Run every cell of sweep ``name`` and write its record; returns the path.
+
+    The record holds, besides the results, how it was made: the command, the
+    seeds and grid, package versions, the machine, the date, seconds per cell.
+    """
+    sweep = _sweep(name)
+    out = Path(out) if out is not None else record_path(name)
+    results, start = [], time.perf_counter()
+    cells = sweep.cells()
+    for i, (config, seed) in enumerate(cells):
+        t0 = time.perf_counter()
+        metrics = _run_cell(sweep, config, seed)
+        results.append({"config": config, "seed": seed, "metrics": metrics,
+                        "seconds": round(time.perf_counter() - t0, 2)})
+        if progress:
+            print(f"[{i + 1}/{len(cells)}] {config} seed {seed}: "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+    record = {
+        "name": sweep.name,
+        "description": sweep.description,
+        "chapter": sweep.chapter,
+        "command": f"python -m tlbook.sweeps run {sweep.name}",
+        "seeds": list(sweep.seeds),
+        "grid": [dict(c) for c in sweep.grid],
+        "tolerance": sweep.tolerance,
+        "provenance": {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+            "versions": _versions(),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "cpus": os.cpu_count(),
+            "threads": sweep.threads,
+            "python": platform.python_version(),
+            "seconds": round(time.perf_counter() - start, 1),
+        },
+        "results": results,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    return out
+
+
+def load(name: str, path: str | Path | None = None):
+    """The record of sweep ``name`` as a pandas table: one row per (config, seed).
+
+    Columns: the configuration's keys, ``seed``, and one column per metric.
+    The record itself (provenance included) is in ``table.attrs["record"]``.
+
+    Raises:
+        FileNotFoundError: the sweep was never recorded (the message says how).
+    """
+    import pandas as pd
+
+    path = Path(path) if path is not None else record_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep {name!r} has no record at {path}; make it with "
+                                f"`python -m tlbook.sweeps run {name}`")
+    record = json.loads(path.read_text())
+    rows = [{**r["config"], "seed": r["seed"], **r["metrics"]} for r in record["results"]]
+    table = pd.DataFrame(rows)
+    table.attrs["record"] = record
+    return table
+
+
+def describe(name: str) -> str:
+    """One sentence for a chapter: what was recorded, when, and how to re-run it."""
+    record = load(name).attrs["record"]
+    prov = record["provenance"]
+    minutes = prov["seconds"] / 60
+    return (f"Recorded sweep {record['name']!r}: {len(record['grid'])} configurations x "
+            f"{len(record['seeds'])} seeds, run on {prov['date']} with tlbook "
+            f"{prov['versions']['tlbook']} and torch {prov['versions']['torch']} "
+            f"({minutes:.0f} min on {prov['cpus']} CPU cores); reproduce it with "
+            f"`{record['command']}`.")
+
+
+def rerun_cell(name: str, index: int) -> tuple[dict, dict]:
+    """Re-run cell ``index`` of the record: returns ``(recorded, rerun)`` metrics."""
+    record = load(name).attrs["record"]
+    if isinstance(index, bool) or not isinstance(index, int) or not \
+            0 <= index < len(record["results"]):
+        raise ValueError(f"index must be an int in [0, {len(record['results'])}), got {index!r}")
+    cell = record["results"][index]
+    return cell["metrics"], _run_cell(_sweep(name), cell["config"], cell["seed"])
+
+
+def check_cell(name: str, index: int = 0) -> list[str]:
+    """Differences beyond the sweep's tolerance between cell ``index`` and its record
+    (empty: they agree)."""
+    recorded, rerun = rerun_cell(name, index)
+    tol = _sweep(name).tolerance
+    problems = [f"{k}: recorded {recorded[k]:.4f}, now {rerun.get(k, float('nan')):.4f}"
+                for k in recorded if not abs(recorded[k] - rerun.get(k, float("inf"))) <= tol]
+    problems += [f"{k}: not in the record" for k in rerun if k not in recorded]
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tlbook.sweeps",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the sweeps and whether they are recorded")
+    p = sub.add_parser("run", help="run a sweep and write its record")
+    p.add_argument("name")
+    p.add_argument("--out", help="write here instead of into the package")
+    p = sub.add_parser("check", help="re-run one cell and compare it with the record")
+    p.add_argument("name")
+    p.add_argument("--cell", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            for sweep in SWEEPS.values():
+                recorded = "recorded" if record_path(sweep.name).is_file() else "not recorded"
+                print(f"{sweep.name:<16} {len(sweep.cells()):>4} cells  {recorded:<13} "
+                      f"chapter {sweep.chapter}: {sweep.description}")
+            return 0
+        if args.command == "run":
+            from .runtime import setup
+
+            setup(seed=0, verbose=False)
+            print(f"wrote {run(args.name, args.out)}")
+            return 0
+        from .runtime import setup
+
+        setup(seed=0, verbose=False)
+        problems = check_cell(args.name, args.cell)
+        print("agrees with the record" if not problems else "\n".join(problems))
+        return 1 if problems else 0
+    except (ValueError, FileNotFoundError) as e:
+        print(f"tlbook.sweeps: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
