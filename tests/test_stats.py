@@ -71,6 +71,7 @@ def test_pairing_resolves_what_unpaired_intervals_cannot():
     assert stats.resolved(paired) and paired.diff == pytest.approx(0.025)
     assert stats.resolved(stats.mcnemar(a, b))
     assert stats.verdict(paired, ("A", "B")).startswith("A is better, resolved at 95%")
+    assert "p =" not in stats.verdict(paired, ("A", "B"), show_p=False)
 
 
 def test_run_seeds_reseeds_before_every_run():

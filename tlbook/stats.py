@@ -85,9 +85,11 @@ class Difference:
     level: float
     method: str
 
-    def format(self, digits: int = 3) -> str:
-        return (f"{self.diff:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}], "
-                f"p = {self.p_value:.{max(digits, 2)}f}")
+    def format(self, digits: int = 3, show_p: bool = True) -> str:
+        """``+0.034 [+0.010, +0.058], p = 0.006``; ``show_p=False`` leaves out the
+        p-value (it moves more than the interval when a few items flip)."""
+        text = f"{self.diff:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+        return text + (f", p = {self.p_value:.{max(digits, 2)}f}" if show_p else "")
 
     def __str__(self) -> str:
         return self.format()
@@ -271,14 +273,19 @@ def resolved(result: Difference | tuple[Interval, Interval]) -> bool:
 
 
 def verdict(result: Difference | tuple[Interval, Interval], names: tuple[str, str] = ("A", "B"),
-            digits: int = 3) -> str:
-    """One sentence for the prose: which is better, or that it is not resolved."""
+            digits: int = 3, show_p: bool = True) -> str:
+    """One sentence for the prose: which is better, or that it is not resolved.
+
+    ``show_p=False`` omits the p-value of a :class:`Difference` (for outputs
+    that must read the same on another machine, where a handful of items may
+    flip).
+    """
     if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str)
                                                                   for n in names)):
         raise TypeError(f"names must be a pair of strings, got {names!r}")
     first, second = names
     if isinstance(result, Difference):
-        detail = f"{first} - {second} = {result.format(digits)}"
+        detail = f"{first} - {second} = {result.format(digits, show_p)}"
         ahead = first if result.diff > 0 else second
         level = result.level
     else:
