@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install fetch browser book student test unit nbval nbval-othercpu colab-cells benchmarks clean
+.PHONY: install fetch browser book student test unit nbval nbval-othercpu colab-cells benchmarks lowest clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -78,6 +78,11 @@ colab-cells: install
 
 benchmarks: fetch
 	$(BIN)/python benchmarks/run_all.py
+
+# The unit tests and chapter 1 on the lowest versions pyproject.toml allows, in
+# a fresh temporary environment (uv's lowest-direct resolution).
+lowest:
+	bash tests/lowest_versions.sh
 
 clean:
 	rm -rf _build
