@@ -67,3 +67,13 @@ def test_every_recorded_sweep_is_recorded_and_one_cell_reproduces(name):
     assert len(table) == len(sweep.cells())
     assert set(sweep.metrics) <= set(table.columns)
     assert sweeps.check_cell(name, len(table) - 1) == []
+
+
+def test_records_of_another_profile_live_in_the_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("TLBOOK_CACHE", str(tmp_path))
+    name = sorted(sweeps.SWEEPS)[0]
+    assert sweeps.record_path(name, "lite").parent == sweeps.RECORDS
+    assert sweeps.record_path(name, "full") == tmp_path / "sweeps" / f"{name}-full.json"
+    monkeypatch.setattr("tlbook.profiles._current", "full")  # as setup(profile="full") does
+    with pytest.raises(FileNotFoundError, match="'full' profile"):
+        sweeps.load(name)

@@ -3,17 +3,20 @@
 The encoder is used as a fixed feature extractor: each sentence becomes one
 vector, the mean of its token vectors from the last layer, and a small
 classifier is trained on top. Chapter 3 reuses this for "feature extraction".
+:func:`averaged_word_vectors` does the same with static word vectors (GloVe),
+the simplest sentence representation there is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _validate as _v
 
-__all__ = ["mean_pool", "sentence_embeddings", "POOLINGS"]
+__all__ = ["mean_pool", "sentence_embeddings", "averaged_word_vectors", "POOLINGS"]
 
 POOLINGS = ("mean", "cls")
 
@@ -95,3 +98,42 @@ def sentence_embeddings(model, tokenizer, texts: Sequence[str], batch_size: int 
                 vec = torch.nn.functional.normalize(vec, dim=-1)
             out[idx] = vec.float().cpu().numpy()
     return out
+
+
+_WORD = re.compile(r"[\w']+")
+
+
+def averaged_word_vectors(keyed_vectors, texts: Sequence[str], lowercase: bool = True
+                          ) -> np.ndarray:
+    """One vector per text: the mean of the static vectors of its known words.
+
+    Words are runs of letters, digits and apostrophes (``"isn't"`` stays one
+    word, punctuation is dropped); a word the vectors do not know is skipped,
+    and a text with no known word gets the zero vector.
+
+    Args:
+        keyed_vectors: gensim ``KeyedVectors`` (e.g. :func:`tlbook.models.load_glove`).
+        texts: the sentences.
+        lowercase: look words up lower-cased (GloVe 6B is uncased).
+
+    Returns:
+        float32 array ``(len(texts), vector_size)``.
+
+    Raises:
+        TypeError: ``texts`` is not a sequence of str, ``keyed_vectors`` has
+            no ``key_to_index``, ``lowercase`` not a bool.
+    """
+    if not hasattr(keyed_vectors, "key_to_index") or not hasattr(keyed_vectors, "vector_size"):
+        raise _v.ArgumentTypeError("keyed_vectors must be gensim KeyedVectors (with "
+                                   f"key_to_index), got {type(keyed_vectors).__name__}")
+    _v.str_sequence("texts", texts)
+    _v.boolean("lowercase", lowercase)
+    index = keyed_vectors.key_to_index
+    out = np.zeros((len(texts), keyed_vectors.vector_size), dtype=np.float32)
+    for i, text in enumerate(texts):
+        words = _WORD.findall(text.lower() if lowercase else text)
+        rows = [index[w] for w in words if w in index]
+        if rows:
+            out[i] = keyed_vectors.vectors[rows].mean(axis=0)
+    return out
+

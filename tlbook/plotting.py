@@ -14,7 +14,8 @@ __all__ = ["plot_learning_curves"]
 def plot_learning_curves(table: pd.DataFrame, labels: dict[str, str] | None = None,
                          colors: dict[str, str] | None = None, chance: float | None = 0.5,
                          title: str = "Accuracy against labelled training examples", ax=None):
-    """Mean accuracy with one-standard-deviation error bars, log-2 x axis.
+    """Mean accuracy with error bars, log-2 x axis: the interval over seeds
+    (column ``"±"``) when the table has one, else one standard deviation.
 
     Args:
         table: output of :func:`tlbook.sample_efficiency.summarize_curve`
@@ -57,7 +58,8 @@ def plot_learning_curves(table: pd.DataFrame, labels: dict[str, str] | None = No
     for i, model in enumerate(models):
         color = colors.get(model) or next(
             (c for k, c in COLORS.items() if k in model), f"C{i}")
-        ax.errorbar(table.index, table[(model, "mean")], yerr=table[(model, "std")],
+        spread = "±" if (model, "±") in table.columns else "std"
+        ax.errorbar(table.index, table[(model, "mean")], yerr=table[(model, spread)],
                     marker="o", ms=4, capsize=3, color=color, label=labels.get(model, model))
     if chance is not None:
         ax.axhline(chance, ls=":", color=COLORS["other"], label="chance")

@@ -33,6 +33,7 @@ COLORS = {
     "lora": "#9467bd",
     "full": "#ff7f0e",
     "control": "#bcbd22",
+    "static": "#17becf",  # static word vectors (GloVe, word2vec) used as features
 }
 
 

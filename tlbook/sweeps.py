@@ -77,6 +77,18 @@ _TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", 
 
 SWEEPS: dict[str, Sweep] = {s.name: s for s in [
     Sweep(
+        name="ch1-learning-curve",
+        cell="tlbook.sample_efficiency:curve_cell",
+        grid=tuple({"size": n} for n in (16, 32, 64, 128, 256, 512, 1024, 2048)),
+        seeds=(0, 1, 2, 3, 4),
+        tolerance=0.002,
+        chapter="Why transfer learning",
+        description="TF-IDF, averaged GloVe and frozen MiniLM + logistic regression (C tuned "
+                    "on validation) at 16 to 2,048 labels",
+        metrics=("scratch (TF-IDF)", "static (GloVe average)", "pretrained (MiniLM)"),
+        threads=2,
+    ),
+    Sweep(
         name="ch3-taggers",
         cell="tlbook.bilm:tagging_cell",
         grid=tuple({"features": f, "train_sentences": n}
@@ -99,9 +111,21 @@ def _sweep(name: str) -> Sweep:
     return SWEEPS[name]
 
 
-def record_path(name: str) -> Path:
-    """Where the record of sweep ``name`` lives (inside the package)."""
-    return RECORDS / f"{_sweep(name).name}.json"
+def record_path(name: str, profile: str | None = None) -> Path:
+    """Where the record of sweep ``name`` for ``profile`` (default: the active one) lives.
+
+    The ``lite`` records ship inside the package; a record of another profile
+    (made by ``python -m tlbook.sweeps run NAME`` under that profile, e.g. on a
+    GPU) goes to the cache folder, ``$TLBOOK_CACHE/sweeps/NAME-PROFILE.json``.
+    """
+    from .profiles import get_profile
+    from .resources import cache_dir
+
+    sweep = _sweep(name)
+    profile = get_profile(profile).name
+    if profile == "lite":
+        return RECORDS / f"{sweep.name}.json"
+    return cache_dir() / "sweeps" / f"{sweep.name}-{profile}.json"
 
 
 def _versions() -> dict[str, str]:
@@ -152,8 +176,11 @@ def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path
         if progress:
             print(f"[{i + 1}/{len(cells)}] {config} seed {seed}: "
                   + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+    from .profiles import get_profile
+
     record = {
         "name": sweep.name,
+        "profile": get_profile().name,
         "description": sweep.description,
         "chapter": sweep.chapter,
         "command": f"python -m tlbook.sweeps run {sweep.name}",
@@ -187,10 +214,13 @@ def load(name: str, path: str | Path | None = None):
     """
     import pandas as pd
 
+    from .profiles import get_profile
+
     path = Path(path) if path is not None else record_path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"sweep {name!r} has no record at {path}; make it with "
-                                f"`python -m tlbook.sweeps run {name}`")
+        raise FileNotFoundError(f"sweep {name!r} has no record for the {get_profile().name!r} "
+                                f"profile at {path}; make it with `python -m tlbook.sweeps run "
+                                f"{name}` (under that profile)")
     record = json.loads(path.read_text())
     rows = [{**r["config"], "seed": r["seed"], **r["metrics"]} for r in record["results"]]
     table = pd.DataFrame(rows)
