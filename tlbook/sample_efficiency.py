@@ -7,7 +7,7 @@ encoder's sentence vectors (+ the same logistic regression).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
