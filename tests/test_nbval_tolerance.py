@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("<td>0.81</td><td>12</td>", "<td>0.82</td><td>12</td>"),  # an HTML table cell
     ("same text", "same text"),
     ("GloVe  0.46", "GloVe  0.461"),               # pandas trimmed a trailing zero
+    ("GloVe  0.762    0.461\n", "GloVe  0.762     0.46\n"),  # ... and re-aligned the columns
 ])
 def test_accepts_numbers_within_two_units(stored, got):
     assert numbers_agree(stored, got)
@@ -31,6 +32,7 @@ def test_accepts_numbers_within_two_units(stored, got):
     ("accuracy 0.947", "accuracy 0.950", "3 units apart"),
     ("accuracy 0.947", "precision 0.947", "a changed word"),
     ("a 0.1\nb 0.2\n", "a 0.1\n", "a missing line"),
+    ("a 0.1\nb 0.2\n", "a 0.1 b 0.2\n", "two lines joined"),
     ("1,011 tokens", "1,012 tokens", "an integer count"),
     ("best layer 3", "best layer 4", "an integer choice"),
     ("GloVe  0.46", "GloVe  0.465", "five units at the finer precision"),
