@@ -364,17 +364,20 @@ def _is_complete(res: Resource, folder: Path) -> bool:
     return _read_manifest(folder, res.sha256) is not None
 
 
-def fetch_timeout() -> float:
-    """Seconds one download may take: ``$TLBOOK_FETCH_TIMEOUT``, default 900."""
-    raw = os.environ.get("TLBOOK_FETCH_TIMEOUT", "900")
+def _seconds_from_env(variable: str, default: float) -> float:
+    raw = os.environ.get(variable, str(default))
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise ResourceError(f"TLBOOK_FETCH_TIMEOUT must be a positive number of seconds, "
-                            f"got {raw!r}")
+        raise ResourceError(f"{variable} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def fetch_timeout() -> float:
+    """Seconds one download may take: ``$TLBOOK_FETCH_TIMEOUT``, default 900."""
+    return _seconds_from_env("TLBOOK_FETCH_TIMEOUT", 900)
 
 
 def _download_command(res: Resource, dest: Path) -> list[str]:
@@ -646,14 +649,7 @@ def fetch(name: str, force: bool = False) -> Path:
 
 def hub_timeout() -> float:
     """Seconds to wait for the Hugging Face Hub to answer: ``$TLBOOK_HUB_TIMEOUT``, default 15."""
-    raw = os.environ.get("TLBOOK_HUB_TIMEOUT", "15")
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ResourceError(f"TLBOOK_HUB_TIMEOUT must be a positive number of seconds, got {raw!r}")
-    return value
+    return _seconds_from_env("TLBOOK_HUB_TIMEOUT", 15)
 
 
 _HUB_ANSWERED: set[str] = set()
