@@ -1,9 +1,7 @@
 """The ``tlbook`` command: fetch resources ahead of time and report the cache.
 
-    tlbook fetch [NAME ...] [--force]   fetch (all) resources and verify them
-    tlbook info [--verify]              table of resources, sizes, checksums;
-                                        --verify re-hashes every cached file and
-                                        exits 1 if any is damaged
+    tlbook fetch [NAME ...] [--force]   fetch (all) resources, verify, repair
+    tlbook info [--verify]              what is cached; --verify re-hashes it all
     tlbook student SRC OUT              student notebooks: solutions removed
 """
 
