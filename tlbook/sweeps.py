@@ -81,7 +81,9 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         cell="tlbook.sample_efficiency:curve_cell",
         grid=tuple({"size": n} for n in (16, 32, 64, 128, 256, 512, 1024, 2048)),
         seeds=(0, 1, 2, 3, 4),
-        tolerance=0.002,
+        # On another CPU a C whose validation score ties with another's can flip,
+        # which moves a test accuracy by a few of the 1,000 sentences.
+        tolerance=0.01,
         chapter="Why transfer learning",
         description="TF-IDF, averaged GloVe and frozen MiniLM + logistic regression (C tuned "
                     "on validation) at 16 to 2,048 labels",
