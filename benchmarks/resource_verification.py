@@ -21,6 +21,7 @@ from pathlib import Path
 from _common import load_average, write_result
 
 from tlbook import resources as R
+from tlbook.models import converted_folder
 
 HERE = Path(__file__).parent
 
@@ -30,7 +31,7 @@ def _folders() -> dict[str, tuple[Path, str]]:
     for name, res in R.CATALOG.items():
         if res.source != "installed":
             folders[name] = (R.fetch(name), res.sha256)
-    converted = R.cache_dir() / "causal-lm-smollm2-safetensors"
+    converted = converted_folder("causal-lm-smollm2")
     if (converted / R.COMPLETE_MARKER).exists():
         folders["causal-lm-smollm2 (safetensors)"] = (
             converted, R.CATALOG["causal-lm-smollm2"].key_sha256)

