@@ -77,3 +77,11 @@ def test_records_of_another_profile_live_in_the_cache(monkeypatch, tmp_path):
     monkeypatch.setattr("tlbook.profiles._current", "full")  # as setup(profile="full") does
     with pytest.raises(FileNotFoundError, match="'full' profile"):
         sweeps.load(name)
+
+
+def test_the_tagger_grid_names_exactly_the_feature_sets_the_cell_knows():
+    """sweeps keeps its own copy of the names so that listing sweeps imports no torch."""
+    from tlbook.bilm import TAGGER_FEATURES
+
+    grid = {c["features"] for c in sweeps.SWEEPS["ch3-taggers"].grid}
+    assert grid == set(TAGGER_FEATURES) and sweeps._TAGGER_FEATURES == TAGGER_FEATURES
