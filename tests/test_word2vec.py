@@ -50,6 +50,19 @@ def test_loss_decreases_on_real_text(fitted):
     assert all(b < a for a, b in zip(losses, losses[1:]))
 
 
+def test_batch_losses_are_the_loss_curve_of_every_step(fitted):
+    curve, epochs = fitted.batch_losses_, fitted.epochs
+    steps = fitted.pairs_seen_ / fitted.batch_size  # the last batch of an epoch may be short
+    assert steps <= len(curve) < steps + epochs
+    # Before the first update every output vector is zero: each pair costs (1 + K) log 2.
+    assert curve[0] == pytest.approx((1 + fitted.negative) * np.log(2), rel=1e-5)
+    tenth = len(curve) // 10
+    assert curve[-tenth:].mean() < curve[:tenth].mean() - 0.3
+    # The epoch means are averages of the steps of that epoch.
+    assert curve.min() <= min(fitted.losses_) and max(fitted.losses_) <= curve.max()
+    assert np.mean(curve[-tenth:]) == pytest.approx(fitted.losses_[-1], abs=0.1)
+
+
 def test_pairs_on_one_sentence_full_window():
     tokens = np.array([10, 11, 12, 13])
     sentence = np.zeros(4, dtype=np.int64)
@@ -238,3 +251,103 @@ def test_chapter_checks_accept_right_answers_and_reject_wrong_ones(capsys):
     assert check("2.3", wrong_sign) is False
     out = capsys.readouterr().out
     assert "Exercise 2.1: correct." in out and "Exercise 2.3: not yet." in out
+
+
+def test_cooccurrence_counts_are_the_full_window_pairs_counted():
+    tokens = np.array([0, 1, 2, 0, 1, 2])
+    sentence = np.array([0, 0, 0, 1, 1, 1])  # "0 1 2" twice, as two sentences
+    counts = w2v.cooccurrence_counts(tokens, sentence, vocab_size=4, window=1).toarray()
+    assert np.array_equal(counts, counts.T)
+    assert counts[0, 1] == 2 and counts[1, 2] == 2 and counts[0, 2] == 0  # 2 is 2 away from 0
+    assert counts[3].sum() == 0 and counts.sum() == 8  # 4 pairs per sentence
+    wide = w2v.cooccurrence_counts(tokens, sentence, vocab_size=4, window=2).toarray()
+    assert wide[0, 2] == 2 and wide[2, 0] == 2  # sentence boundaries still stop the window
+    with pytest.raises(ValueError, match="vocab_size"):
+        w2v.cooccurrence_counts(tokens, sentence, vocab_size=2)
+
+
+def test_shifted_ppmi_matches_the_formula():
+    import scipy.sparse as sp
+
+    dense = np.array([[0, 4, 1], [4, 0, 2], [1, 2, 6]], dtype=float)
+    counts = sp.csr_matrix(dense)
+    total = dense.sum()
+    with np.errstate(divide="ignore"):
+        pmi = np.log(dense * total / np.outer(dense.sum(1), dense.sum(0)))
+    plain = w2v.shifted_ppmi(counts, shift=1, context_power=1).toarray()
+    assert np.allclose(plain, np.maximum(pmi, 0))
+    shifted = w2v.shifted_ppmi(counts, shift=2, context_power=1).toarray()
+    assert np.allclose(shifted, np.maximum(pmi - np.log(2), 0))
+    assert (shifted > 0).sum() < (plain > 0).sum()
+    with pytest.raises(ValueError, match="shift"):
+        w2v.shifted_ppmi(counts, shift=0.5)
+
+
+def test_svd_vectors_recover_two_topics_and_are_reproducible():
+    sentences = _two_topic_corpus()
+    words, _ = w2v.build_vocabulary(sentences, min_count=1)
+    tokens, sent = w2v.encode(sentences, {w: i for i, w in enumerate(words)})
+    matrix = w2v.shifted_ppmi(w2v.cooccurrence_counts(tokens, sent, len(words), window=3), 1)
+    kv = w2v.svd_vectors(matrix, words, dim=4, seed=0)
+    assert kv.vectors.shape == (len(words), 4) and kv.index_to_key == words
+    assert kv.similarity("money", "loan") > kv.similarity("money", "fish") + 0.3
+    assert kv.similarity("river", "boat") > kv.similarity("river", "cash") + 0.3
+    assert np.array_equal(kv.vectors, w2v.svd_vectors(matrix, words, dim=4, seed=0).vectors)
+    with pytest.raises(ValueError, match="words"):
+        w2v.svd_vectors(matrix, words[:-1], dim=4)
+    with pytest.raises(ValueError, match="dim"):
+        w2v.svd_vectors(matrix, words, dim=len(words))
+
+
+def test_spearman_interval_brackets_the_reported_correlation():
+    from tlbook.models import load_glove
+
+    kv = load_glove(max_words=20000)
+    reported = w2v.evaluate_similarity(kv)["wordsim353"]
+    iv = w2v.spearman_interval(kv, "wordsim353", n_resamples=300)
+    assert iv.mean == pytest.approx(reported["spearman"])
+    assert iv.n == round(reported["coverage"] * reported["pairs"])
+    assert iv.low < iv.mean < iv.high
+    wider = w2v.spearman_interval(kv, "wordsim353", level=0.99, n_resamples=300)
+    assert wider.low <= iv.low and wider.high >= iv.high
+    # A few hundred pairs cannot pin a correlation down to less than a few hundredths.
+    assert 0.02 < iv.half_width < 0.3
+    with pytest.raises(ValueError, match="name"):
+        w2v.spearman_interval(kv, "toefl")
+
+
+def test_text_coverage_counts_word_tokens():
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=2, count=0)
+    kv.add_vectors(["good", "film", "isn't"], np.ones((3, 2), dtype=np.float32))
+    assert w2v.text_coverage(kv, ["A good film.", "It isn't GOOD"]) == pytest.approx(4 / 6)
+    with pytest.raises(TypeError, match="texts"):
+        w2v.text_coverage(kv, "a good film")
+
+
+def test_label_points_keeps_crowded_labels_apart():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    rng = np.random.default_rng(0)
+    # Three words on top of each other and a close pair, as in the chapter's PCA picture.
+    points = np.vstack([rng.normal(0, 0.02, size=(3, 2)), [[2, 2], [2.05, 1.97]],
+                        rng.uniform(-3, 3, size=(6, 2))])
+    labels = ["lake", "river", "sea", "money", "cash", "loan", "loans", "stream", "bank",
+              "finance", "island"]
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.scatter(points[:, 0], points[:, 1])
+    notes = w2v.label_points(ax, points, labels)
+    fig.canvas.draw()
+    boxes = [Text.get_window_extent(n) for n in notes]  # the text, without its line
+    assert [n.get_text() for n in notes] == labels
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (labels[i], labels[j])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="points"):
+        w2v.label_points(ax, points, labels[:-1])

@@ -19,12 +19,17 @@ The module reads top to bottom, in the order the chapter builds the pieces:
    vectorised with numpy over the whole corpus;
 5. :class:`SGNS` -- the two embedding tables, the loss, and the SGD step;
 6. :class:`SkipGram` -- ``fit(sentences)``, the training loop;
-7. :func:`evaluate_similarity`, :func:`evaluate_analogies` -- WordSim-353,
-   SimLex-999 and the Google analogy questions.
+7. :func:`cooccurrence_counts`, :func:`shifted_ppmi`, :func:`svd_vectors` --
+   the count-based counterpart of SGNS (Levy & Goldberg, 2014): factorise
+   the shifted positive PMI matrix that SGNS factorises implicitly;
+8. :func:`evaluate_similarity`, :func:`spearman_interval`,
+   :func:`evaluate_analogies` -- WordSim-353, SimLex-999 and the Google
+   analogy questions; :func:`text_coverage` for a downstream text set.
 """
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -46,7 +51,14 @@ __all__ = [
     "SGNS",
     "SkipGram",
     "gensim_skipgram",
+    "cooccurrence_counts",
+    "shifted_ppmi",
+    "svd_vectors",
     "evaluate_similarity",
+    "spearman_interval",
+    "text_coverage",
+    "benchmark_scores",
+    "label_points",
     "evaluate_analogies",
     "benchmark_path",
 ]
@@ -429,6 +441,9 @@ class SkipGram:
         counts_: int64 ``(V,)`` their counts.
         model_: the :class:`SGNS` tables.
         losses_: mean loss per pair of each epoch, ``(epochs,)``.
+        batch_losses_: float64 ``(steps,)``, the mean loss per pair of every
+            SGD step, in training order over all epochs (the loss curve; each
+            value is measured on the batch just before its update).
         pairs_seen_: number of (center, context) pairs trained on.
         words_seen_: tokens in the training corpus (before subsampling) times
             epochs, the "words" of "words per second".
@@ -483,6 +498,7 @@ class SkipGram:
         init = torch.Generator().manual_seed(self.seed)
         self.model_ = SGNS(len(self.vocab_), self.dim, generator=init).to(device)
         self.losses_, self.pairs_seen_, self._wv = [], 0, None
+        curve = []
         threads = torch.get_num_threads()
         if device.type == "cpu":
             # One core per worker: a step's tensors are too small to split
@@ -501,42 +517,48 @@ class SkipGram:
                 draws = torch.Generator().manual_seed(int(rng.integers(2**62)))
                 cells = torch.randint(len(table), (len(centers), self.negative),
                                       generator=draws, dtype=torch.int32).to(device)
+                # Summed loss of each batch; the workers write disjoint entries.
+                sums = torch.zeros(-(-len(centers) // self.batch_size), device=device,
+                                   dtype=torch.float32 if device.type == "mps" else torch.float64)
                 if self.workers == 1:
-                    total = self._train_batches(centers, contexts, cells, table, epoch, 0)
+                    self._train_batches(centers, contexts, cells, table, epoch, 0, sums)
                 else:
                     from concurrent.futures import ThreadPoolExecutor
 
                     with ThreadPoolExecutor(self.workers) as pool:
                         jobs = [pool.submit(self._train_batches, centers, contexts, cells, table,
-                                            epoch, j) for j in range(self.workers)]
-                        total = sum(float(job.result()) for job in jobs)
-                self.losses_.append(float(total) / max(len(centers), 1))
+                                            epoch, j, sums) for j in range(self.workers)]
+                        for job in jobs:
+                            job.result()
+                sums = sums.cpu().double().numpy()
+                sizes = np.minimum(self.batch_size,
+                                   len(centers) - self.batch_size * np.arange(len(sums)))
+                curve.append(sums / sizes)
+                self.losses_.append(float(sums.sum()) / max(len(centers), 1))
                 self.pairs_seen_ += len(centers)
         finally:
             torch.set_num_threads(threads)
+        self.batch_losses_ = np.concatenate(curve)
         self.words_seen_ = int(sum(len(s) for s in sentences)) * self.epochs
         self.fit_seconds_ = time.perf_counter() - start_time
         return self
 
     def _train_batches(self, centers: torch.Tensor, contexts: torch.Tensor, cells: torch.Tensor,
-                       table: torch.Tensor, epoch: int, worker: int) -> torch.Tensor:
+                       table: torch.Tensor, epoch: int, worker: int, sums: torch.Tensor) -> None:
         """SGD over batches ``worker, worker + workers, ...`` of one epoch's pairs.
 
         ``centers`` and ``contexts`` are ``(P,)`` word ids, ``cells`` ``(P, K)``
-        positions in the noise ``table``. Returns the summed loss of those
-        batches (a 0-d tensor).
+        positions in the noise ``table``. The summed loss of batch ``b`` is
+        written to ``sums[b]`` (on the device: no synchronisation per step).
         """
-        device, n = centers.device, len(centers)
-        # float64 sum of a few million losses (MPS has no float64)
-        total = torch.zeros((), device=device,
-                            dtype=torch.float32 if device.type == "mps" else torch.float64)
+        n = len(centers)
         for i in range(worker * self.batch_size, n, self.workers * self.batch_size):
             progress = (epoch + i / n) / self.epochs
             lr = self.lr * max(1.0 - progress, 1e-4)  # linear decay, as in word2vec
             batch = slice(i, i + self.batch_size)
             noise = table.index_select(0, cells[batch].view(-1)).view(-1, self.negative)
-            total += self.model_.sgd_step(centers[batch], contexts[batch], noise, lr)
-        return total
+            sums[i // self.batch_size] = self.model_.sgd_step(centers[batch], contexts[batch],
+                                                              noise, lr)
 
     @property
     def wv(self):
@@ -592,6 +614,120 @@ def gensim_skipgram(sentences: Iterable[Sequence[str]], dim: int = 100, window: 
                     epochs=epochs, workers=workers, seed=seed, hashfxn=_stable_hash)
 
 
+# ------------------------------------------------------ count-based vectors
+
+
+def cooccurrence_counts(tokens: np.ndarray, sentence_ids: np.ndarray, vocab_size: int,
+                        window: int = 5):
+    """How often each word occurs within ``window`` positions of each other word.
+
+    The same pairs as :func:`skipgram_pairs` with ``rng=None`` (the full
+    window, inside a sentence), counted once per (center, context) pair, so
+    the matrix is symmetric.
+
+    Returns:
+        ``scipy.sparse.csr_matrix`` ``(V, V)`` of float64 counts
+        ``#(w, c)``, ``V = vocab_size``.
+
+    Raises:
+        ValueError: ``vocab_size`` or ``window`` is not a positive int, or a
+            token id is outside ``0..vocab_size - 1``.
+    """
+    import scipy.sparse as sp
+
+    _check_positive_int("vocab_size", vocab_size)
+    tokens = np.asarray(tokens, dtype=np.int64)
+    if len(tokens) and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        raise ValueError(f"tokens must be ids in 0..{vocab_size - 1} (vocab_size), got ids "
+                         f"from {tokens.min()} to {tokens.max()}")
+    centers, contexts = skipgram_pairs(tokens, sentence_ids, window)
+    counts = sp.coo_matrix((np.ones(len(centers)), (centers, contexts)),
+                           shape=(vocab_size, vocab_size))
+    return counts.tocsr()  # sums the duplicate (center, context) entries
+
+
+def shifted_ppmi(counts, shift: float = 5.0, context_power: float = 0.75):
+    """The shifted positive PMI matrix ``max(PMI(w, c) - log shift, 0)``, sparse.
+
+    ``PMI(w, c) = log(#(w, c) * |D| / (#(w) * #(c)))`` with ``|D|`` the number
+    of pairs. Levy & Goldberg (2014) showed that SGNS with ``K`` noise words
+    drawn from the unigram distribution is, at its optimum, a factorisation
+    ``u_c . v_w = PMI(w, c) - log K``; so ``shift`` plays the role of ``K``.
+    ``context_power`` smooths the context distribution as SGNS's noise
+    distribution does (``#(c)^0.75``, renormalised), which keeps rare
+    contexts from getting huge PMI values. Entries that were never observed
+    (PMI of minus infinity) and negative ones are 0, so the matrix stays as
+    sparse as ``counts``.
+
+    Args:
+        counts: ``(V, V)`` sparse co-occurrence counts (:func:`cooccurrence_counts`).
+        shift: ``K >= 1``; ``1`` gives plain positive PMI.
+        context_power: exponent of the context counts, in [0, 1].
+
+    Returns:
+        ``scipy.sparse.csr_matrix`` ``(V, V)`` of float64 values >= 0.
+
+    Raises:
+        ValueError: ``shift`` is not a number >= 1, ``context_power`` not in
+            [0, 1], ``counts`` not a square matrix with a positive sum.
+    """
+    import scipy.sparse as sp
+
+    if isinstance(shift, bool) or not isinstance(shift, numbers.Real) or not 1 <= shift < np.inf:
+        raise ValueError(f"shift must be a number >= 1 (the K of SGNS), got {shift!r}")
+    _v.probability("context_power", context_power)
+    if not sp.issparse(counts) or counts.ndim != 2 or counts.shape[0] != counts.shape[1] \
+            or not counts.sum() > 0:
+        raise ValueError("counts must be a square scipy sparse matrix with a positive sum "
+                         "(cooccurrence_counts)")
+    coo = counts.tocoo()
+    words = np.asarray(counts.sum(axis=1)).ravel() / counts.sum()
+    contexts = np.asarray(counts.sum(axis=0)).ravel() ** context_power
+    contexts /= contexts.sum()
+    pmi = (np.log(coo.data / counts.sum()) - np.log(words[coo.row]) - np.log(contexts[coo.col])
+           - np.log(shift))
+    keep = pmi > 0
+    return sp.csr_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=counts.shape)
+
+
+def svd_vectors(matrix, words: Sequence[str], dim: int = 50, power: float = 0.5,
+                seed: int = 0):
+    """Word vectors from a truncated SVD ``M ~ U S V^T``: row ``w`` of ``U S^power``.
+
+    ``power=0.5`` splits the singular values evenly between word and context
+    vectors, like the two tables of SGNS (Levy, Goldberg & Dagan, 2015, found
+    0.5 or 0 better than 1 on similarity tests). The SVD is scikit-learn's
+    randomized one, with ``seed``; each vector's sign is fixed so that its
+    largest entry is positive, which makes the result the same from run to
+    run.
+
+    Returns:
+        gensim ``KeyedVectors`` with ``len(words)`` vectors of size ``dim``,
+        in the order of ``words``.
+
+    Raises:
+        ValueError: ``dim`` is not a positive int below the matrix size,
+            ``power`` not in [0, 1], ``seed`` not an int >= 0, or
+            ``words`` not one per row of ``matrix``.
+    """
+    from gensim.models import KeyedVectors
+    from sklearn.utils.extmath import randomized_svd
+
+    _check_positive_int("dim", dim)
+    _v.probability("power", power)
+    _v.non_negative_int("seed", seed)
+    if len(words) != matrix.shape[0]:
+        raise ValueError(f"words must name every row of matrix: {len(words)} words for "
+                         f"{matrix.shape[0]} rows")
+    if dim >= min(matrix.shape):
+        raise ValueError(f"dim must be below the matrix size {min(matrix.shape)}, got {dim}")
+    u, s, _ = randomized_svd(matrix, dim, n_iter=5, random_state=seed)
+    u *= np.sign(u[np.abs(u).argmax(axis=0), np.arange(dim)])
+    kv = KeyedVectors(vector_size=dim, count=0)
+    kv.add_vectors(list(words), (u * s**power).astype(np.float32))
+    return kv
+
+
 # ----------------------------------------------------------------- evaluation
 
 _BENCHMARKS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt",
@@ -634,6 +770,120 @@ def evaluate_similarity(kv) -> dict[str, dict[str, float]]:
         out[name] = {"spearman": float(spearman.statistic), "pearson": float(pearson.statistic),
                      "coverage": 1.0 - float(oov_percent) / 100.0, "pairs": pairs}
     return out
+
+
+def spearman_interval(kv, name: str = "wordsim353", level: float = 0.95,
+                      n_resamples: int = 1000, seed: int = 0):
+    """Spearman correlation on a similarity benchmark, with a bootstrap interval.
+
+    The pairs the model covers are resampled with replacement ``n_resamples``
+    times; the interval is the percentile interval of the resampled
+    correlations. It says how much the score depends on which few hundred
+    pairs the benchmark happens to contain; it does not cover the training
+    seed of the vectors.
+
+    Args:
+        kv: gensim ``KeyedVectors``.
+        name: ``"wordsim353"`` or ``"simlex999"``.
+
+    Returns:
+        :class:`tlbook.stats.Interval`: ``mean`` is the correlation on all
+        covered pairs (as :func:`evaluate_similarity` reports it), ``n`` the
+        number of covered pairs.
+
+    Raises:
+        TypeError: ``kv`` is not a gensim ``KeyedVectors``.
+        ValueError: unknown ``name``, ``level`` not in (0, 1),
+            ``n_resamples`` not a positive int, ``seed`` not an int >= 0,
+            fewer than 3 covered pairs.
+    """
+    from scipy.stats import rankdata, spearmanr
+
+    from .stats import Interval
+
+    _check_keyed_vectors(kv)
+    if name not in ("wordsim353", "simlex999"):
+        raise ValueError(f"name must be 'wordsim353' or 'simlex999', got {name!r}")
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
+        raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
+    _check_positive_int("n_resamples", n_resamples)
+    _v.non_negative_int("seed", seed)
+    human, cosine = [], []
+    # The words gensim's evaluate_word_pairs searches: the 300,000 most frequent.
+    known = {w: i for w, i in kv.key_to_index.items() if i < 300_000}
+    with open(benchmark_path(name), encoding="utf-8") as f:
+        for line in f:
+            parts = line.strip().split("\t")
+            if line.startswith("#") or len(parts) < 3:
+                continue
+            a, b = parts[0].lower(), parts[1].lower()
+            if a in known and b in known:
+                human.append(float(parts[2]))
+                cosine.append(float(kv.similarity(a, b)))
+    if len(human) < 3:
+        raise ValueError(f"kv covers only {len(human)} pairs of {name}; need at least 3")
+    human, cosine = np.array(human), np.array(cosine)
+    rho = float(spearmanr(human, cosine).statistic)
+    idx = np.random.default_rng(seed).integers(len(human), size=(n_resamples, len(human)))
+    # Spearman = Pearson correlation of the ranks, computed for all resamples at once.
+    rh = rankdata(human[idx], axis=1)
+    rc = rankdata(cosine[idx], axis=1)
+    rh -= rh.mean(axis=1, keepdims=True)
+    rc -= rc.mean(axis=1, keepdims=True)
+    boot = (rh * rc).sum(1) / np.sqrt((rh**2).sum(1) * (rc**2).sum(1))
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(rho, float(min(low, rho)), float(max(high, rho)), float(boot.std(ddof=1)),
+                    len(human), float(level))
+
+
+def text_coverage(kv, texts: Sequence[str]) -> float:
+    """Share of the word tokens of ``texts`` that ``kv`` has a vector for.
+
+    Words are split and lower-cased as :func:`tlbook.embeddings.averaged_word_vectors`
+    does, so this is the share of words an averaged-vector classifier sees.
+
+    Raises:
+        TypeError: ``kv`` is not a gensim ``KeyedVectors`` or ``texts`` not
+            a sequence of str.
+    """
+    from .embeddings import _WORD
+
+    _check_keyed_vectors(kv)
+    _v.str_sequence("texts", texts)
+    words = [w for t in texts for w in _WORD.findall(t.lower())]
+    if not words:
+        raise ValueError("texts contain no words")
+    return sum(w in kv.key_to_index for w in words) / len(words)
+
+
+def benchmark_scores(kv, restrict_vocab: int = 30000, level: float = 0.95) -> dict[str, float]:
+    """One row of the chapter's comparison table: every test, with its interval.
+
+    WordSim-353 and SimLex-999 Spearman with the half-width of their
+    bootstrap interval over word pairs (:func:`spearman_interval`); analogy
+    accuracy (:func:`evaluate_analogies`) with the half-width of the normal
+    interval of a proportion over the answered questions; and the coverage
+    of each test.
+
+    Returns:
+        ``{"WS-353 ρ", "WS-353 ±", "WS-353 cov.", "SL-999 ρ", "SL-999 ±",
+        "SL-999 cov.", "analogy acc.", "analogy ±", "analogy cov."}``.
+    """
+    from scipy.stats import norm
+
+    row = {}
+    for short, name in [("WS-353", "wordsim353"), ("SL-999", "simlex999")]:
+        iv = spearman_interval(kv, name, level=level)
+        with open(benchmark_path(name), encoding="utf-8") as f:
+            pairs = sum(1 for line in f if line.strip() and not line.startswith("#"))
+        row.update({f"{short} ρ": iv.mean, f"{short} ±": iv.half_width,
+                    f"{short} cov.": iv.n / pairs})
+    ana = evaluate_analogies(kv, restrict_vocab=restrict_vocab)
+    z = norm.ppf((1 + level) / 2)
+    half = z * np.sqrt(ana["accuracy"] * (1 - ana["accuracy"]) / max(ana["answered"], 1))
+    row.update({"analogy acc.": ana["accuracy"], "analogy ±": float(half),
+                "analogy cov.": ana["coverage"]})
+    return row
 
 
 def _check_keyed_vectors(kv) -> None:
@@ -710,3 +960,71 @@ def evaluate_analogies(kv, restrict_vocab: int = 30000, batch_size: int = 512) -
     return {"accuracy": accuracy(everything), "semantic": accuracy(semantic),
             "syntactic": accuracy(~semantic), "coverage": len(answered) / len(questions),
             "answered": len(answered), "questions": len(questions)}
+
+
+# -------------------------------------------------------------------- figure
+
+
+def label_points(ax, points, labels: Sequence[str], fontsize: float = 8) -> list:
+    """Write ``labels`` next to ``points`` on ``ax`` so that the labels do not overlap.
+
+    For the PCA pictures of the chapter, where related words crowd together.
+    Each label in turn takes, among a few positions around its point (right,
+    left, above, below, then the same further out), the one that overlaps
+    least with the labels already placed, the points and the axes' edges; a
+    label placed further out gets a thin line to its point. Call it after
+    the points are drawn (the axes limits must be final).
+
+    Args:
+        ax: a matplotlib ``Axes``.
+        points: array ``(n, 2)`` in data coordinates.
+        labels: ``n`` strings.
+
+    Returns:
+        The ``n`` matplotlib ``Annotation`` objects.
+
+    Raises:
+        ValueError: ``points`` is not ``(n, 2)`` with one label per point.
+    """
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"points must be (n, 2) with one label each; got shape "
+                         f"{points.shape} and {len(labels)} labels")
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72  # points -> pixels
+    xy = ax.transData.transform(points)  # pixels
+    x0, y0, x1, y1 = ax.bbox.extents
+    marker = 3 * scale  # half the width of a default scatter marker
+    taken = [(x - marker, y - marker, x + marker, y + marker) for x, y in xy]
+
+    def overlap(a, b) -> float:
+        width = min(a[2], b[2]) - max(a[0], b[0])
+        height = min(a[3], b[3]) - max(a[1], b[1])
+        return max(0.0, width) * max(0.0, height)
+
+    renderer = ax.figure.canvas.get_renderer()
+    out = []
+    for (x, y), text in zip(xy, labels):
+        note = ax.annotate(text, points[len(out)], xytext=(0, 0), textcoords="offset points",
+                           fontsize=fontsize, va="bottom", ha="left")
+        extent = note.get_window_extent(renderer)  # the label's real size, in pixels
+        w, h = extent.width + scale, extent.height
+        best = None
+        for reach in (1.0, 2.6, 4.2):
+            g = 4 * scale * reach
+            for dx, dy in [(g, g / 2), (-g - w, g / 2), (g, -g / 2 - h), (-g - w, -g / 2 - h),
+                           (-w / 2, g), (-w / 2, -g - h)]:
+                box = (x + dx, y + dy, x + dx + w, y + dy + h)
+                outside = w * h - overlap(box, (x0, y0, x1, y1))
+                cost = sum(overlap(box, t) for t in taken) + 2 * outside + (reach > 1)
+                if best is None or cost < best[0]:
+                    best = (cost, dx, dy, box, reach)
+        _, dx, dy, box, reach = best
+        taken.append(box)
+        note.remove()
+        out.append(ax.annotate(text, points[len(out)], xytext=(dx / scale, dy / scale),
+                               textcoords="offset points", fontsize=fontsize,
+                               va="bottom", ha="left",
+                               arrowprops=dict(arrowstyle="-", lw=0.5, color="0.5",
+                                               shrinkA=0, shrinkB=2) if reach > 1 else None))
+    return out
