@@ -8,7 +8,9 @@ fresh subprocess so that peak memory (max resident set size on a CPU,
     python benchmarks/finetune_vs_trainer.py [--train 1000] [--threads 2]
 
 Prints a table and writes benchmarks/results/finetune_vs_trainer.json.
-Goal: at least 1.2x Trainer's throughput at equal accuracy (within 1 point).
+Goal: at least 1.2x Trainer's throughput at equal accuracy (within 1 point),
+at a budget where both have learned the task: three epochs at 1e-4 (chapter
+"BERT fine-tuning"'s lite rate), a validation accuracy of at least 0.75.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-LR, BATCH, EPOCHS, WARMUP, DECAY, SEED = 5e-5, 32, 1, 0.1, 0.01, 0
+LR, BATCH, EPOCHS, WARMUP, DECAY, SEED = 1e-4, 16, 3, 0.1, 0.01, 0
+LEARNED = 0.75  # validation accuracy both runs must reach for the comparison to count
 
 
 def _data(n_train: int):
@@ -124,15 +127,17 @@ def main() -> None:
         print(f"{which:<8} {r['examples_per_second']:>10.1f} {r['seconds']:>8.1f} "
               f"{r['peak_memory_mb']:>8.0f} {r['val_accuracy']:>8.3f}")
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    learned = min(r["val_accuracy"] for r in results.values())
     print(f"throughput ratio ours/Trainer: {speedup:.2f}x (goal >= 1.2x); "
-          f"accuracy gap {100 * gap:.1f} points (goal <= 1)")
+          f"accuracy gap {100 * gap:.1f} points (goal <= 1); lower validation accuracy "
+          f"{learned:.3f} (goal >= {LEARNED})")
     import torch
 
     record = {"benchmark": "finetune_vs_trainer", "train_examples": args.train,
               "threads": args.threads, "batch_size": BATCH, "lr": LR, "epochs": EPOCHS,
               "device": "cuda" if torch.cuda.is_available() else "cpu", "results": results,
               "throughput_ratio": speedup, "accuracy_gap": gap,
-              "goal_met": bool(speedup >= 1.2 and gap <= 0.01),
+              "goal_met": bool(speedup >= 1.2 and gap <= 0.01 and learned >= LEARNED),
               "load_average_before": round(load_before, 2),
               "load_average_after": round(os.getloadavg()[0], 2)}
     out = Path(__file__).parent / "results" / "finetune_vs_trainer.json"

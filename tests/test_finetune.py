@@ -191,3 +191,56 @@ def test_mixed_inputs_and_word_lists_in_predict_are_refused():
 
 def test_span_f1_is_an_accepted_metric_name():
     assert FineTuneConfig(metric="span_f1").metric == "span_f1"
+
+
+def test_unfreezing_stages_end_with_the_embeddings():
+    from tlbook.finetune import unfreezing_stages
+
+    assert unfreezing_stages(n_layers=2, every=2, steps=8) == [1, 1, 2, 2, 3, 3, 3, 3]
+    with pytest.raises(ValueError, match="every"):
+        unfreezing_stages(2, 0, 8)
+
+
+def test_gradual_unfreezing_reaches_the_embeddings_and_the_pooler(tiny):
+    """ULMFiT's schedule: the top layer (with the head and the pooler) first, one
+    block more every step here, the embeddings last; the trainable count grows
+    at each step until everything trains."""
+    model, tok = fresh()
+    base = model.bert
+    emb = base.embeddings.word_embeddings.weight.detach().clone()
+    pooler = base.pooler.dense.weight.detach().clone()
+    texts, labels = list(tiny[0]) * 3, list(tiny[1]) * 3  # 144 examples: 9 steps of 16
+    cfg = FineTuneConfig(gradual_unfreezing=True, unfreeze_every=1, epochs=1, progress=False,
+                         batch_size=16, warmup_ratio=0.0, lr=1e-4)
+    history = fine_tune(model, tok, texts, labels, config=cfg)
+    counts = history.trainable
+    assert len(counts) == 9
+    assert all(a < b for a, b in zip(counts[:7], counts[1:7]))  # 1..7 blocks: always more
+    assert counts[6] == counts[8] == trainable_parameters(model)  # from step 7: everything
+    layer = sum(p.numel() for p in encoder_layers(model)[-1].parameters())
+    head = sum(p.numel() for p in model.classifier.parameters())
+    pool = sum(p.numel() for p in base.pooler.parameters())
+    assert counts[0] == layer + head + pool
+    assert not torch.equal(emb, base.embeddings.word_embeddings.weight)
+    assert not torch.equal(pooler, base.pooler.dense.weight)
+
+
+def test_the_mean_pooled_head_ignores_padding_and_trains(tiny):
+    from tlbook.heads import MeanPooledClassifier, mean_pool
+
+    torch.manual_seed(0)
+    model, tok = load_encoder("lite", num_labels=2, pooling="mean")
+    assert isinstance(model, MeanPooledClassifier) and model.config.num_labels == 2
+    assert sum(p.numel() for p in model.classifier.parameters()) == 2 * 384 + 2
+    hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
+    assert mean_pool(hidden, torch.tensor([[1, 1, 0]])).tolist() == [[2.0, 3.0]]
+    # a sentence alone and padded in a batch with a longer one: the same logits
+    texts = ["a fine film", "a much longer sentence about a film that is not fine at all"]
+    _, together = predict(model, tok, texts)
+    _, alone = predict(model, tok, texts[:1])
+    np.testing.assert_allclose(together[0], alone[0], atol=1e-5)
+    cfg = FineTuneConfig(lr=1e-4, epochs=2, batch_size=16, warmup_ratio=0.0, progress=False)
+    history = fine_tune(model, tok, *tiny, config=cfg)
+    assert np.mean(history.train_loss[-3:]) < np.mean(history.train_loss[:3])
+    with pytest.raises(ValueError, match="pooling"):
+        load_encoder("lite", num_labels=2, pooling="max")

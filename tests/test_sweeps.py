@@ -85,3 +85,37 @@ def test_the_tagger_grid_names_exactly_the_feature_sets_the_cell_knows():
 
     grid = {c["features"] for c in sweeps.SWEEPS["ch3-taggers"].grid}
     assert grid == set(TAGGER_FEATURES) and sweeps._TAGGER_FEATURES == TAGGER_FEATURES
+
+
+def items_cell(config: dict, seed: int) -> dict:
+    """A real per-item metric: which of 50 seeded draws exceed a threshold."""
+    draws = np.random.default_rng(seed).random(50)
+    return {"share": float(np.mean(draws > config["above"])),
+            "correct": [int(d > config["above"]) for d in draws]}
+
+
+def test_a_per_item_metric_is_checked_by_the_share_of_items_that_differ(monkeypatch, tmp_path):
+    monkeypatch.setattr(sweeps, "RECORDS", tmp_path)
+    sweep = sweeps.Sweep(name="items", cell="test_sweeps:items_cell", grid=({"above": 0.5},),
+                         seeds=(0,), tolerance=0.03, chapter="none", description="test")
+    monkeypatch.setitem(sweeps.SWEEPS, "items", sweep)
+    path = sweeps.run("items", progress=False)
+    assert sweeps.check_cell("items", 0) == []
+    record = json.loads(path.read_text())
+    correct = record["results"][0]["metrics"]["correct"]
+    correct[0] = 1 - correct[0]  # one item of 50 (2%) is within the tolerance
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("items", 0) == []
+    correct[1] = 1 - correct[1]  # two (4%) are not
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("items", 0) == ["correct: 4.0% of the 50 items differ from the record"]
+
+
+def test_the_strategy_grid_matches_the_profile_and_the_strategies():
+    """sweeps keeps its own copy of lite's learning rate (no torch on import)."""
+    from tlbook.profiles import get_profile
+    from tlbook.strategies import STRATEGIES
+
+    grid = sweeps.SWEEPS["ch4-strategies"].grid
+    assert [c["strategy"] for c in grid] == list(STRATEGIES)
+    assert {c["lr"] for c in grid[1:]} == {get_profile("lite").sizes["finetune_lr"]}

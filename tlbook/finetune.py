@@ -11,7 +11,7 @@ chapter compares are options of one loop:
 - ``layer_lr_decay``: discriminative learning rates (each layer below the top
   gets the learning rate of the layer above times this factor);
 - ``gradual_unfreezing``: ULMFiT's schedule, the top layer first, one more
-  layer each epoch;
+  layer each epoch, the embeddings last;
 - linear warm-up then linear decay, weight decay, class weights, early stopping
   on a validation metric with the best weights restored.
 
@@ -38,7 +38,7 @@ from .labels import truncating_tokenize as _truncating_tokenize
 
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
-           "parameter_groups", "fine_tune", "evaluate", "predict", "trainable_parameters",
+           "parameter_groups", "unfreezing_stages", "fine_tune", "evaluate", "predict", "trainable_parameters",
            "class_weights_for", "train_and_score"]
 
 
@@ -61,7 +61,9 @@ class FineTuneConfig:
         layer_lr_decay: ``None`` or a factor in (0, 1] for discriminative rates.
         gradual_unfreezing: start with the head and the top layer trainable,
             and unfreeze one more layer (from the top) every ``unfreeze_every``
-            optimizer steps (default: every epoch, as in ULMFiT).
+            optimizer steps (default: every epoch, as in ULMFiT), the
+            embeddings last, after the bottom layer
+            (:func:`unfreezing_stages`).
         unfreeze_every: steps between unfreezings; ``None`` means one epoch.
         class_weights: per-class weights of the cross-entropy loss, or ``None``.
         early_stopping_patience: stop after this many evaluations without
@@ -126,6 +128,7 @@ class History:
     """What happened during :func:`fine_tune`."""
 
     train_loss: list[float] = field(default_factory=list)  # one value per optimizer step
+    trainable: list[int] = field(default_factory=list)  # trainable parameters at each step
     # step, epoch, loss, accuracy, macro_f1 (+ span_precision/recall/f1 for BIO token labels)
     evals: list[dict] = field(default_factory=list)
     best_step: int | None = None
@@ -369,20 +372,44 @@ def class_weights_for(labels: Sequence[int]) -> list[float]:
 
 
 def _set_trainable(model, n_top_layers: int | None) -> None:
-    """Freeze the encoder except its top ``n_top_layers`` (None: all trainable)."""
+    """Train the head and the top ``n_top_layers`` blocks of the encoder, counting
+    the embeddings as the block below the bottom layer, as ULMFiT does
+    (``None``, or more blocks than there are: everything trains; 0: the head
+    only). From one block up, the encoder's parameters above its top layer
+    (BERT's pooler) train with the head."""
     base = getattr(model, model.base_model_prefix)
     for p in model.parameters():
         p.requires_grad = True
-    if n_top_layers is None:
+    layers = encoder_layers(model)
+    if n_top_layers is None or n_top_layers > len(layers):
         return
     for p in base.parameters():
         p.requires_grad = False
-    layers = encoder_layers(model)
-    for layer in layers[len(layers) - n_top_layers:] if n_top_layers else []:
-        for p in layer.parameters():
-            p.requires_grad = True
+    if n_top_layers:
+        below = {id(p) for p in base.embeddings.parameters()}
+        below |= {id(p) for layer in layers for p in layer.parameters()}
+        for p in base.parameters():
+            if id(p) not in below:  # the pooler
+                p.requires_grad = True
+        for layer in layers[len(layers) - n_top_layers:]:
+            for p in layer.parameters():
+                p.requires_grad = True
     for p in _head_parameters(model):
         p.requires_grad = True
+
+
+def unfreezing_stages(n_layers: int, every: int, steps: int) -> list[int]:
+    """How many encoder blocks train at each of ``steps`` optimizer steps under
+    gradual unfreezing: 1 (the top layer) for the first ``every`` steps, one
+    more every ``every`` steps after that, up to ``n_layers + 1`` (the
+    embeddings too: everything trains).
+
+    Raises:
+        ValueError: an argument is not a positive int.
+    """
+    for name, value in (("n_layers", n_layers), ("every", every), ("steps", steps)):
+        _v.positive_int(name, value)
+    return [min(step // every + 1, n_layers + 1) for step in range(steps)]
 
 
 def _auto_precision(choice: str | None) -> str:
@@ -592,7 +619,8 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
     for epoch in range(config.epochs):
         for i, batch in enumerate(train_loader):
             if config.gradual_unfreezing:
-                _set_trainable(accelerator.unwrap_model(model), min(step // every + 1, n_layers))
+                _set_trainable(accelerator.unwrap_model(model), min(step // every + 1,
+                                                                   n_layers + 1))
             with accelerator.accumulate(model):
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
@@ -607,6 +635,7 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
             if not accelerator.sync_gradients:
                 continue
             step += 1
+            history.trainable.append(trainable_parameters(model))
             history.train_loss.append(accelerator.reduce(loss.detach(), "mean").item())
             bar.update(1)
             if val_loader is None or (step - epoch * steps_per_epoch) not in eval_points:
@@ -673,7 +702,7 @@ def predict(model, tokenizer, texts: Sequence[str], batch_size: int = 64,
 
 
 def train_and_score(config: FineTuneConfig, train, validation, test, num_labels: int = 2,
-                    profile: str | None = None) -> dict:
+                    profile: str | None = None, pooling: str = "cls") -> dict:
     """Fine-tune a fresh copy of the profile's encoder and score it on ``test``.
 
     The new head is initialised from ``config.seed``, so runs that differ only
@@ -685,11 +714,15 @@ def train_and_score(config: FineTuneConfig, train, validation, test, num_labels:
             ``label`` columns (``validation`` may be ``None``).
         num_labels: number of classes.
         profile: which encoder to load (``None``: the current profile).
+        pooling: the head's input, ``"cls"`` or ``"mean"``
+            (:func:`tlbook.models.load_encoder`).
 
     Returns:
         ``{"model", "tokenizer", "history", "accuracy", "macro_f1", "report",
-        "trainable"}``; ``trainable`` counts parameters that were trained at
-        some point of the run.
+        "trainable", "correct"}``; ``trainable`` counts parameters that were
+        trained at some point of the run, ``correct`` is a boolean array,
+        whether each test example was classified right (for paired
+        comparisons, :mod:`tlbook.stats`).
 
     Raises:
         TypeError: ``config`` is not a :class:`FineTuneConfig`, or a split is
@@ -713,7 +746,7 @@ def train_and_score(config: FineTuneConfig, train, validation, test, num_labels:
     from .models import load_encoder
 
     torch.manual_seed(config.seed)
-    model, tok = load_encoder(profile=profile, num_labels=num_labels)
+    model, tok = load_encoder(profile=profile, num_labels=num_labels, pooling=pooling)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     val_text = None if validation is None else validation["text"]
     val_label = None if validation is None else validation["label"]
@@ -727,5 +760,5 @@ def train_and_score(config: FineTuneConfig, train, validation, test, num_labels:
             "accuracy": accuracy_score(gold, pred), "macro_f1": f1_score(gold, pred,
                                                                            average="macro"),
             "report": classification_report(gold, pred, output_dict=True, zero_division=0),
-            "trainable": trained}
+            "trainable": trained, "correct": pred == gold}
 

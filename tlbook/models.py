@@ -68,14 +68,19 @@ def model_source(kind: str, profile: str | None = None) -> str:
 
 
 def load_encoder(profile: str | None = None, num_labels: int | None = None,
-                 device: str | None = None, **kwargs):
+                 device: str | None = None, pooling: str = "cls", **kwargs):
     """Load the profile's pretrained encoder and its tokenizer.
 
     Args:
         profile: ``"lite"`` (all-MiniLM-L6-v2, 6 layers, hidden 384) or
             ``"full"`` (bert-base-uncased); ``None`` uses the current profile.
         num_labels: ``None`` returns the bare encoder (``AutoModel``); an int
-            returns ``AutoModelForSequenceClassification`` with a new head.
+            returns a classifier with a new, randomly initialised head.
+        pooling: what the head reads (only with ``num_labels``): ``"cls"``,
+            ``AutoModelForSequenceClassification`` (BERT's pooled ``[CLS]``
+            vector), or ``"mean"``, :class:`tlbook.heads.MeanPooledClassifier`
+            (the masked mean of the last hidden states, the pooling
+            all-MiniLM-L6-v2 was trained with).
         device: move the model there (``None`` leaves it on the CPU).
         **kwargs: passed to ``from_pretrained``.
 
@@ -86,10 +91,17 @@ def load_encoder(profile: str | None = None, num_labels: int | None = None,
 
     if num_labels is not None and (not isinstance(num_labels, int) or num_labels < 2):
         raise ValueError(f"num_labels must be None or an int >= 2, got {num_labels!r}")
+    if pooling not in ("cls", "mean"):
+        raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
     source = model_source("encoder", profile)
     tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
     if num_labels is None:
         model = _from_hub(AutoModel.from_pretrained, source, **kwargs)
+    elif pooling == "mean":
+        from .heads import MeanPooledClassifier
+
+        model = MeanPooledClassifier(_from_hub(AutoModel.from_pretrained, source, **kwargs),
+                                     num_labels)
     else:
         model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source,
                           num_labels=num_labels, **kwargs)

@@ -53,6 +53,10 @@ PROFILES: dict[str, Profile] = {
             "finetune_train": 800,
             "finetune_validation": 200,
             "finetune_test": 500,
+            # chapter "BERT fine-tuning": the peak rate of every strategy
+            "finetune_lr": 1e-4,
+            "finetune_epochs": 3,
+            "finetune_batch_size": 16,
             "spam_train": 400,
             "spam_validation": 400,
             "spam_test": 400,
@@ -76,6 +80,10 @@ PROFILES: dict[str, Profile] = {
             "finetune_train": None,
             "finetune_validation": None,
             "finetune_test": None,
+            # BERT-base: Sun et al. (2019) found 2e-5 works and 4e-4 fails to converge
+            "finetune_lr": 2e-5,
+            "finetune_epochs": 3,
+            "finetune_batch_size": 32,
             "spam_train": None,
             "spam_validation": None,
             "spam_test": None,

@@ -21,7 +21,7 @@ from sklearn.preprocessing import Normalizer
 from . import _validate as _v
 
 __all__ = ["balanced_subsample", "learning_curve", "summarize_curve", "paired_gap",
-           "curve_cell", "recorded_curve", "CURVE_MODELS", "CURVE_CS",
+           "curve_cell", "recorded_curve", "tuned_predictions", "CURVE_MODELS", "CURVE_CS",
            "tfidf_classifier", "embedding_classifier"]
 
 
@@ -94,11 +94,16 @@ def _take(X, idx):
     return [X[i] for i in idx]
 
 
-def _tuned_accuracy(make, Cs, X_train, y_train, X_val, y_val, X_test, y_test
-                    ) -> tuple[float, float]:
-    """``(C, test accuracy)`` of the fit whose validation accuracy is best (the
+def tuned_predictions(make, Cs: Sequence[float], X_train, y_train, X_val, y_val, X_test
+                      ) -> tuple[float, np.ndarray]:
+    """``(C, test predictions)`` of the fit whose validation accuracy is best (the
     smallest such C). A pipeline's steps before the classifier do not depend on
-    C, so they are fitted once and only the classifier once per C."""
+    C, so they are fitted once and only the classifier once per C.
+
+    Args:
+        make: ``make(C=...)`` returns an unfitted estimator or pipeline.
+        Cs: the regularisation strengths to choose from.
+    """
     from sklearn.pipeline import Pipeline
 
     first = make(C=Cs[0])
@@ -110,11 +115,18 @@ def _tuned_accuracy(make, Cs, X_train, y_train, X_val, y_val, X_test, y_test
     for C in Cs:
         est = make(C=C)
         est = clone(est.steps[-1][1] if split else est).fit(X_train, y_train)
-        score = float(np.mean(est.predict(X_val) == y_val))
+        score = float(np.mean(est.predict(X_val) == np.asarray(y_val)))
         if best is None or score > best[0]:
             best = (score, C, est)
     _, C, est = best
-    return C, float(np.mean(est.predict(X_test) == y_test))
+    return C, est.predict(X_test)
+
+
+def _tuned_accuracy(make, Cs, X_train, y_train, X_val, y_val, X_test, y_test
+                    ) -> tuple[float, float]:
+    """``(C, test accuracy)`` of :func:`tuned_predictions`."""
+    C, pred = tuned_predictions(make, Cs, X_train, y_train, X_val, y_val, X_test)
+    return C, float(np.mean(pred == np.asarray(y_test)))
 
 
 def learning_curve(models: dict[str, tuple], y_train: Sequence[int], y_test: Sequence[int],

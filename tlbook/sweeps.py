@@ -46,7 +46,9 @@ class Sweep:
         grid: the configurations, each a dict of plain values.
         seeds: the seeds every configuration runs with.
         tolerance: largest absolute difference of any metric between a re-run
-            cell and the record (floating-point kernels differ between CPUs).
+            cell and the record (floating-point kernels differ between CPUs);
+            a per-item metric (a list, e.g. whether each test item was right)
+            may differ in at most this share of its items.
         chapter: the chapter that shows it.
         description: one line for ``list``.
         metrics: the names of the numbers ``cell`` returns.
@@ -75,6 +77,8 @@ class Sweep:
 _TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", "biLM layer 1",
                     "biLM layer 2", "biLM scalar mix")  # tlbook.bilm.TAGGER_FEATURES, unimported
 
+_LITE_LR = 1e-4  # tlbook.profiles: lite's finetune_lr, unimported
+
 SWEEPS: dict[str, Sweep] = {s.name: s for s in [
     Sweep(
         name="ch1-learning-curve",
@@ -101,6 +105,22 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         description="POS taggers on frozen features (random, GloVe, biLM layers, scalar mix), "
                     "all training sentences or 100 drawn per seed",
         metrics=("accuracy", "unseen_accuracy"),
+    ),
+    Sweep(
+        name="ch4-strategies",
+        cell="tlbook.strategies:strategy_cell",
+        grid=({"strategy": "feature extraction", "lr": None},)
+        + tuple({"strategy": s, "lr": _LITE_LR}
+                for s in ("full fine-tuning", "gradual unfreezing", "discriminative rates")),
+        seeds=(0, 1, 2),
+        # 150 optimizer steps carry a rounding difference of another CPU's kernels
+        # into a few of the 500 test sentences
+        tolerance=0.02,
+        chapter="BERT fine-tuning",
+        description="feature extraction, full fine-tuning, gradual unfreezing and "
+                    "discriminative rates, mean-pooled head, one budget and peak rate",
+        metrics=("accuracy", "validation", "steps", "best_step", "stopped_early", "correct"),
+        threads=2,
     ),
 ]}
 
@@ -154,10 +174,29 @@ def _run_cell(sweep: Sweep, config: dict, seed: int) -> dict[str, float]:
         metrics = sweep.function()(dict(config), seed)
     finally:
         torch.set_num_threads(threads)
-    if not isinstance(metrics, dict) or not all(isinstance(v, (int, float))
-                                                for v in metrics.values()):
-        raise TypeError(f"{sweep.cell} must return a dict of numbers, got {metrics!r}")
-    return {k: float(v) for k, v in metrics.items()}
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not isinstance(metrics, dict) or not all(
+            number(v) or (isinstance(v, list) and all(number(x) for x in v))
+            for v in metrics.values()):
+        raise TypeError(f"{sweep.cell} must return a dict of numbers or lists of numbers, "
+                        f"got {metrics!r:.200}")
+    return {k: [float(x) for x in v] if isinstance(v, list) else float(v)
+            for k, v in metrics.items()}
+
+
+def _disagreement(recorded, rerun) -> float:
+    """How far a re-run metric is from its record: the absolute difference of a
+    number, the share of items that differ for a per-item list (``inf`` when
+    the kinds or lengths do not match)."""
+    if isinstance(recorded, list):
+        if not isinstance(rerun, list) or len(rerun) != len(recorded):
+            return float("inf")
+        return sum(a != b for a, b in zip(recorded, rerun)) / max(len(recorded), 1)
+    if isinstance(rerun, list) or rerun is None:
+        return float("inf")
+    return abs(recorded - rerun)
 
 
 def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path:
@@ -177,7 +216,8 @@ def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path
                         "seconds": round(time.perf_counter() - t0, 2)})
         if progress:
             print(f"[{i + 1}/{len(cells)}] {config} seed {seed}: "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
+                  + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                              if not isinstance(v, list)), flush=True)
     from .profiles import get_profile
 
     record = {
@@ -257,8 +297,17 @@ def check_cell(name: str, index: int = 0) -> list[str]:
     (empty: they agree)."""
     recorded, rerun = rerun_cell(name, index)
     tol = _sweep(name).tolerance
-    problems = [f"{k}: recorded {recorded[k]:.4f}, now {rerun.get(k, float('nan')):.4f}"
-                for k in recorded if not abs(recorded[k] - rerun.get(k, float("inf"))) <= tol]
+    problems = []
+    for k, value in recorded.items():
+        gap = _disagreement(value, rerun.get(k))
+        if gap <= tol:
+            continue
+        if isinstance(value, list):
+            problems.append(f"{k}: {gap:.1%} of the {len(value)} items differ from the record")
+        else:
+            now = rerun.get(k)
+            problems.append(f"{k}: recorded {value:.4f}, now "
+                            f"{now:.4f}" if isinstance(now, float) else f"{k}: missing")
     problems += [f"{k}: not in the record" for k in rerun if k not in recorded]
     return problems
 
