@@ -347,3 +347,38 @@ def test_chapter_checks_accept_a_right_scalar_mix_and_reject_wrong_answers(capsy
     assert not check("3.3", unnormalised)
     assert not check("3.4", 0.5)  # the most-frequent-tag tagger is far better than chance
     assert "Exercise 3.3: correct." in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the package
+
+
+def test_package_exports_the_public_names_of_all_its_modules():
+    import importlib
+    import inspect
+    import pkgutil
+
+    assert all(hasattr(bilm, name) for name in bilm.__all__)
+    modules = [info.name for info in pkgutil.iter_modules(bilm.__path__)]
+    assert set(modules) == {"__main__", "corpus", "model", "training", "features", "tagger",
+                            "recipe"}
+    for name in set(modules) - {"__main__"}:
+        module = importlib.import_module(f"tlbook.bilm.{name}")
+        public = {n for n, obj in vars(module).items() if not n.startswith("_")
+                  and getattr(obj, "__module__", module.__name__) == module.__name__
+                  and not inspect.ismodule(obj)}
+        assert public <= set(bilm.__all__), (name, public - set(bilm.__all__))
+    # The recorded sweep of chapter "ELMo" names its cell by this string.
+    module, attribute = "tlbook.bilm:tagging_cell".split(":")
+    assert getattr(importlib.import_module(module), attribute) is bilm.tagging_cell
+
+
+def test_pretraining_command_runs_as_a_module():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tlbook.bilm", "train", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m tlbook.bilm train")
+    assert "--out" in result.stdout
+    assert result.stderr == ""
