@@ -498,3 +498,15 @@ def _precision_recall(answer: Any) -> bool:
     cases = [([1, 0, 1, 1], [1, 1, 0, 1]), ([0, 0, 1], [0, 0, 0]), ([1, 1, 0], [1, 1, 0]),
              (["spam", "ham", "spam"], ["spam", "spam", "ham"], "spam")]
     return same_as(_precision_recall_reference, cases, tol=1e-9)(answer)
+
+
+@register("4.7", hint="Sort the spam messages' p(spam) from high to low: keeping a share r of "
+                      "m spam messages needs the ceil(r * m) highest of them.")
+def _threshold_for_recall(answer: Any) -> bool:
+    from .evaluation import threshold_for_recall
+
+    gold, probs = [1, 1, 1, 1, 0, 0, 0, 0], [0.9, 0.8, 0.6, 0.3, 0.7, 0.4, 0.2, 0.1]
+    cases = [(gold, probs, 0.75), (gold, probs, 0.95), (gold, probs, 0.25),
+             ([0, 1, 1, 0, 1], [0.5, 0.2, 0.9, 0.95, 0.4], 0.6),
+             ([1] * 20, [round(0.05 * i, 2) for i in range(1, 21)], 0.95)]
+    return same_as(threshold_for_recall, cases, tol=1e-9)(answer)
