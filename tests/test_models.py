@@ -32,6 +32,31 @@ def test_encoder_with_classification_head():
         models.load_encoder(profile="lite", num_labels=1)
 
 
+def test_untrained_encoder_is_the_same_architecture_with_fresh_weights(encoder):
+    pretrained = dict(encoder[0].named_parameters())
+    torch.manual_seed(0)
+    fresh, tok = models.load_encoder(profile="lite", pretrained=False)
+    torch.manual_seed(0)
+    again, _ = models.load_encoder(profile="lite", pretrained=False)
+    torch.manual_seed(1)
+    other, _ = models.load_encoder(profile="lite", pretrained=False)
+    assert tok.vocab_size == encoder[1].vocab_size
+    fresh_params = dict(fresh.named_parameters())
+    assert {k: v.shape for k, v in fresh_params.items()} == \
+        {k: v.shape for k, v in pretrained.items()}
+    weight = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(fresh_params[weight], pretrained[weight])
+    assert torch.equal(fresh_params[weight], dict(again.named_parameters())[weight])
+    assert not torch.equal(fresh_params[weight], dict(other.named_parameters())[weight])
+    # BERT's initialisation: normal with the config's initializer_range
+    assert abs(fresh_params[weight].std().item() - fresh.config.initializer_range) < 0.002
+    head, _ = models.load_encoder(profile="lite", num_labels=2, pooling="mean", pretrained=False)
+    assert sum(p.numel() for p in head.parameters()) == \
+        sum(p.numel() for p in fresh.parameters()) + 384 * 2 + 2
+    with pytest.raises(TypeError, match="pretrained"):
+        models.load_encoder(profile="lite", pretrained="no")
+
+
 def test_glove_analogy_and_neighbours():
     kv = models.load_glove(max_words=50_000)
     assert kv.vector_size == 50 and len(kv) == 50_000

@@ -227,6 +227,11 @@ def test_token_classifier_head(classifier):
         tc.load_token_classifier(["O"], profile="lite")
     with pytest.raises(ValueError, match="labels must be a list"):
         tc.load_token_classifier("O B-NAME", profile="lite")
+    fresh, _ = tc.load_token_classifier(tc.NAME_LABELS, profile="lite", pretrained=False)
+    assert fresh.config.id2label == model.config.id2label
+    weight = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(dict(fresh.named_parameters())[weight],
+                           dict(model.named_parameters())[weight])
 
 
 def test_predict_words_keeps_order_and_lengths(classifier):

@@ -54,6 +54,17 @@ def _from_hub(loader, name: str, **kwargs):
         ) from None
 
 
+def _load(auto_class, source: str, pretrained: bool = True, **kwargs):
+    """``auto_class.from_pretrained(source)``, or with ``pretrained=False`` the
+    same architecture from ``source``'s config with freshly initialised weights."""
+    if pretrained:
+        return _from_hub(auto_class.from_pretrained, source, **kwargs)
+    from transformers import AutoConfig
+
+    config = _from_hub(AutoConfig.from_pretrained, source, **kwargs)
+    return auto_class.from_config(config)
+
+
 def model_source(kind: str, profile: str | None = None) -> str:
     """Where the ``kind`` model (``"encoder"`` or ``"causal_lm"``) of a profile
     comes from: a local folder for a catalog resource, else the Hub id."""
@@ -68,7 +79,8 @@ def model_source(kind: str, profile: str | None = None) -> str:
 
 
 def load_encoder(profile: str | None = None, num_labels: int | None = None,
-                 device: str | None = None, pooling: str = "cls", **kwargs):
+                 device: str | None = None, pooling: str = "cls", pretrained: bool = True,
+                 **kwargs):
     """Load the profile's pretrained encoder and its tokenizer.
 
     Args:
@@ -82,7 +94,13 @@ def load_encoder(profile: str | None = None, num_labels: int | None = None,
             (the masked mean of the last hidden states, the pooling
             all-MiniLM-L6-v2 was trained with).
         device: move the model there (``None`` leaves it on the CPU).
-        **kwargs: passed to ``from_pretrained``.
+        pretrained: ``False`` builds the same architecture (same config and
+            tokenizer) with freshly initialised weights instead of the
+            pretrained ones: the no-pretraining baseline. The initialisation
+            draws from torch's global generator, so seed it first
+            (:func:`tlbook.runtime.seed_everything`).
+        **kwargs: passed to ``from_pretrained`` (or to the config when
+            ``pretrained`` is ``False``).
 
     Returns:
         ``(model, tokenizer)``; the model is in eval mode.
@@ -93,18 +111,19 @@ def load_encoder(profile: str | None = None, num_labels: int | None = None,
         raise ValueError(f"num_labels must be None or an int >= 2, got {num_labels!r}")
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
     source = model_source("encoder", profile)
     tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
     if num_labels is None:
-        model = _from_hub(AutoModel.from_pretrained, source, **kwargs)
+        model = _load(AutoModel, source, pretrained, **kwargs)
     elif pooling == "mean":
         from .heads import MeanPooledClassifier
 
-        model = MeanPooledClassifier(_from_hub(AutoModel.from_pretrained, source, **kwargs),
-                                     num_labels)
+        model = MeanPooledClassifier(_load(AutoModel, source, pretrained, **kwargs), num_labels)
     else:
-        model = _from_hub(AutoModelForSequenceClassification.from_pretrained, source,
-                          num_labels=num_labels, **kwargs)
+        model = _load(AutoModelForSequenceClassification, source, pretrained,
+                      num_labels=num_labels, **kwargs)
     model.eval()
     if device is not None:
         model.to(device)

@@ -276,7 +276,7 @@ def _conll_from_hub(hub: datasets.DatasetDict) -> datasets.DatasetDict:
 # ---------------------------------------------------------------- model
 
 def load_token_classifier(labels: Sequence[str], profile: str | Profile | None = None,
-                          device: str | None = None, **kwargs):
+                          device: str | None = None, pretrained: bool = True, **kwargs):
     """The profile's pretrained encoder with a new token-classification head.
 
     Args:
@@ -285,6 +285,9 @@ def load_token_classifier(labels: Sequence[str], profile: str | Profile | None =
         profile: ``"lite"`` (all-MiniLM-L6-v2) or ``"full"`` (bert-base-uncased);
             ``None`` uses the current profile.
         device: move the model there (``None`` leaves it on the CPU).
+        pretrained: ``False`` gives the same architecture with freshly
+            initialised weights (the no-transfer baseline; seed torch first),
+            as in :func:`tlbook.models.load_encoder`.
         **kwargs: passed to ``from_pretrained``.
 
     Returns:
@@ -297,18 +300,20 @@ def load_token_classifier(labels: Sequence[str], profile: str | Profile | None =
     """
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from .models import _from_hub, model_source
+    from .models import _from_hub, _load, model_source
 
     if isinstance(labels, str) or not isinstance(labels, Sequence) or len(labels) < 2 \
             or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
         raise ValueError(f"labels must be a list of at least 2 distinct label names, e.g. "
                          f"{list(NAME_LABELS)}, got {labels!r}")
     _v.device("device", device)
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
     source = model_source("encoder", profile)
     tokenizer = _from_hub(AutoTokenizer.from_pretrained, source)
-    model = _from_hub(AutoModelForTokenClassification.from_pretrained, source,
-                      num_labels=len(labels), id2label=dict(enumerate(labels)),
-                      label2id={x: i for i, x in enumerate(labels)}, **kwargs)
+    model = _load(AutoModelForTokenClassification, source, pretrained,
+                  num_labels=len(labels), id2label=dict(enumerate(labels)),
+                  label2id={x: i for i, x in enumerate(labels)}, **kwargs)
     model.eval()
     if device is not None:
         model.to(device)
