@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from tlbook.forgetting import (L2SPPenalty, MultiHeadClassifier, layer_cka, linear_cka,
-                               parameter_distance, probe_head, rehearsal_mix, task_accuracy,
-                               task_loader, train_task)
+from tlbook.forgetting import (EWCPenalty, L2SPPenalty, MultiHeadClassifier, debiased_cka,
+                               fisher_diagonal, layer_cka, linear_cka, parameter_distance,
+                               probe_head, rehearsal_mix, task_accuracy, task_loader,
+                               train_task)
 
 
 def _random(n, d, seed):
@@ -105,7 +106,90 @@ def test_layer_cka_one_value_per_layer():
         layer_cka(3, a)
 
 
-# ------------------------------------------------------------------ L2-SP and rehearsal
+def test_debiased_cka_removes_the_width_bias_and_keeps_the_invariances():
+    # Independent Gaussian representations: plain linear CKA grows with d/n,
+    # the debiased estimator stays near 0.
+    x, y = _random(300, 120, 10), _random(300, 120, 11)
+    assert linear_cka(x, y) > 0.15
+    assert abs(debiased_cka(x, y)) < 0.02
+    assert debiased_cka(x, x) == pytest.approx(1.0, abs=1e-12)
+    q, _ = np.linalg.qr(_random(120, 120, 12))
+    assert debiased_cka(x, 3.0 * x @ q + 5.0) == pytest.approx(1.0, abs=1e-10)
+    z = x[:, :60] + 0.5 * _random(300, 60, 13)  # related: shares half of x
+    assert 0.2 < debiased_cka(x, z) < 0.9
+    assert debiased_cka(z, x) == pytest.approx(debiased_cka(x, z), abs=1e-12)
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        debiased_cka(x[:3], y[:3])
+    with pytest.raises(ValueError, match="constant"):
+        debiased_cka(np.ones((10, 3)), y[:10])
+    with pytest.raises(ValueError, match="same number of rows"):
+        debiased_cka(x, y[:10])
+
+
+# ------------------------------------------------------------------ L2-SP, EWC and rehearsal
+
+
+class _Softmax(nn.Module):
+    """Logistic regression over two classes, fed through the batch key a
+    classifier reads (``input_ids``), for known-answer Fisher values."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, input_ids, labels=None):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        return SequenceClassifierOutput(logits=self.linear(input_ids.double()))
+
+
+def test_fisher_of_logistic_regression_has_its_closed_form():
+    torch.manual_seed(0)
+    model = _Softmax().double()
+    x = torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]], dtype=torch.float64)
+    loader = [{"input_ids": x, "labels": torch.tensor([0, 1])}]
+    fisher = fisher_diagonal(model, loader)
+    # d log p_c / d z_k = [c == k] - p_k, so sum_c p_c (..)^2 = p_k (1 - p_k) for each
+    # logit; the weight row k gets that times x_j^2, the bias times 1.
+    with torch.no_grad():
+        p = torch.softmax(model.linear(x), dim=-1)
+    v = p * (1 - p)  # (examples, classes)
+    expected_w = (v.unsqueeze(-1) * x.unsqueeze(1) ** 2).mean(0)
+    assert torch.allclose(fisher["linear.weight"], expected_w, atol=1e-12)
+    assert torch.allclose(fisher["linear.bias"], v.mean(0), atol=1e-12)
+    assert torch.allclose(fisher_diagonal(model, loader, max_examples=1)["linear.bias"], v[0],
+                          atol=1e-12)
+    with pytest.raises(ValueError, match="empty"):
+        fisher_diagonal(model, [])
+    with pytest.raises(ValueError, match="max_examples"):
+        fisher_diagonal(model, loader, max_examples=0)
+
+
+def test_ewc_weights_each_squared_change_by_its_fisher():
+    layer = nn.Linear(2, 1)
+    fisher = {"weight": torch.tensor([[4.0, 0.0]]), "bias": torch.tensor([1.0])}
+    penalty = EWCPenalty(layer, fisher, alpha=0.5)
+    assert float(penalty().detach()) == 0.0
+    with torch.no_grad():
+        layer.weight += 1.0  # both weights move by 1, only the first matters
+        layer.bias -= 2.0
+    # alpha / 2 * (4 * 1 + 0 * 1 + 1 * 4) = 0.25 * 8
+    assert float(penalty().detach()) == pytest.approx(2.0)
+    twos = {n: torch.full_like(p, 2.0) for n, p in layer.named_parameters()}
+    l2sp = L2SPPenalty(layer, alpha=0.5)
+    ewc = EWCPenalty(layer, twos, alpha=0.5)
+    with torch.no_grad():
+        layer.weight -= 0.3
+    assert float(ewc().detach()) == pytest.approx(float(l2sp().detach()))
+    with pytest.raises(ValueError, match="does not have"):
+        EWCPenalty(layer, {"nope": torch.ones(1)}, alpha=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        EWCPenalty(layer, {"bias": torch.ones(3)}, alpha=1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        EWCPenalty(layer, {"bias": -torch.ones(1)}, alpha=1.0)
+    with pytest.raises(TypeError, match="fisher must be a dict"):
+        EWCPenalty(layer, [torch.ones(1)], alpha=1.0)
+
 
 
 def test_l2sp_is_zero_at_start_and_alpha_times_squared_distance_after_a_change():
@@ -220,6 +304,17 @@ def test_train_task_variants_change_what_they_should(encoder):
     assert not torch.equal(mixed.heads[1].weight, mh.heads[1].weight)
     acc = task_accuracy(plain, tok, TEXTS[2:], [1, 0], task=1)
     assert acc in (0.0, 0.5, 1.0)
+    fisher = fisher_diagonal(mh, task_loader(TEXTS[:2], [1, 0], 0, tok), module=mh.encoder)
+    assert set(fisher) == {n for n, _ in mh.encoder.named_parameters()}
+    assert all((f >= 0).all() for f in fisher.values()) and \
+        sum(float(f.sum()) for f in fisher.values()) > 0
+    # EWC with every importance 2 is L2-SP with the same strength: the same training run
+    twos = {n: torch.full_like(f, 2.0) for n, f in fisher.items()}
+    ewc, _ = train_task(mh, tok, texts, labels, tasks, ewc_alpha=1e4, fisher=twos, **args)
+    assert parameter_distance(held.encoder, ewc.encoder) < \
+        1e-3 * parameter_distance(mh.encoder, held.encoder)
+    with pytest.raises(ValueError, match="needs fisher"):
+        train_task(mh, tok, texts, labels, tasks, ewc_alpha=1.0, **args)
     with pytest.raises(ValueError, match="freeze_layers must be an int in 0..6"):
         train_task(mh, tok, texts, labels, tasks, freeze_layers=7, **args)
     with pytest.raises(ValueError, match="lora_r"):

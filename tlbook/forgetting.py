@@ -5,14 +5,18 @@ them, this module keeps them.
 
 - :func:`linear_cka` and :func:`layer_cka`: how similar two sets of hidden
   states are (linear centred kernel alignment, Kornblith et al., 2019),
-  one number per layer when a model is compared with its own earlier self.
+  one number per layer when a model is compared with its own earlier self;
+  :func:`debiased_cka` is the same measure without its finite-sample bias
+  (unrelated representations score about 0 at any width).
 - :class:`MultiHeadClassifier`: one shared encoder with one linear head per
   task, so that a model fine-tuned on task A and then on task B can still be
   asked about task A through its old head.
 - :func:`train_task` trains such a model on a task in one of the
   ways the chapter compares (plain, frozen lower layers, an L2 penalty towards
-  the starting weights, rehearsal of old examples, LoRA);
-  :class:`L2SPPenalty` is the L2-SP penalty (Li et al., 2018) and
+  the starting weights, EWC, rehearsal of old examples, LoRA);
+  :class:`L2SPPenalty` is the L2-SP penalty (Li et al., 2018),
+  :class:`EWCPenalty` elastic weight consolidation (Kirkpatrick et al.,
+  2017) with importances from :func:`fisher_diagonal`, and
   :func:`rehearsal_mix` the rehearsal sample; :func:`probe_head` fits a
   head on frozen features (linear probing) and :func:`task_accuracy` scores
   one head.
@@ -38,7 +42,8 @@ from . import _validate as _v
 POOLINGS = ("cls", "mean")
 """What the heads of :class:`MultiHeadClassifier` read."""
 
-__all__ = ["POOLINGS", "probe_head", "linear_cka", "layer_cka", "L2SPPenalty", "rehearsal_mix",
+__all__ = ["POOLINGS", "probe_head", "linear_cka", "debiased_cka", "layer_cka", "L2SPPenalty",
+           "fisher_diagonal", "EWCPenalty", "rehearsal_mix",
            "MultiHeadClassifier", "task_loader", "task_accuracy", "train_task",
            "parameter_distance", "genre_blocks", "perplexity"]
 
@@ -111,6 +116,61 @@ def linear_cka(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> fl
         if norm == 0:
             raise ValueError(f"{name} is constant across examples: CKA is undefined")
     return float(cross / (norm_x * norm_y))
+
+
+def _unbiased_hsic(k: np.ndarray, l_: np.ndarray) -> float:
+    """The unbiased HSIC estimator of Song et al. (2012) for two ``(n, n)``
+    Gram matrices whose diagonals are zero (n >= 4)."""
+    n = len(k)
+    ones_k, ones_l = k.sum(axis=0), l_.sum(axis=0)  # 1^T K and 1^T L
+    value = (k * l_).sum() + ones_k.sum() * ones_l.sum() / ((n - 1) * (n - 2)) \
+        - 2 * ones_k @ ones_l / (n - 2)
+    return float(value / (n * (n - 3)))
+
+
+def debiased_cka(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
+    """Linear CKA with the finite-sample bias removed.
+
+    :func:`linear_cka` of two *unrelated* representations is not near 0 when
+    the number of features is not small against the number of examples: for
+    independent Gaussian matrices its expected value grows with ``d / n``
+    (about 0.28 at 384 features and 1,000 examples). The debiased form
+    replaces each HSIC term by its unbiased estimator (Song et al., 2012;
+    the "debiased CKA" of Nguyen, Raghu & Kornblith, 2021), so unrelated
+    representations score about 0 at any width, and identical ones (or an
+    orthogonal transformation times a scalar) still score 1. It can be
+    slightly negative for unrelated inputs.
+
+    Args:
+        x: ``(n, d1)`` numpy array or torch tensor, one row per example.
+        y: ``(n, d2)``, the same examples in the same order.
+
+    Returns:
+        The debiased CKA as a Python float (float64 arithmetic).
+
+    Raises:
+        TypeError: an argument is not a numpy array or a torch tensor.
+        ValueError: an argument is not 2-D or not finite, the row counts
+            differ, there are fewer than 4 rows, or a representation is
+            constant.
+    """
+    x, y = _as_matrix("x", x), _as_matrix("y", y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of rows (one per example); got "
+                         f"x {x.shape[0]} and y {y.shape[0]}")
+    if x.shape[0] < 4:
+        raise ValueError(f"x and y need at least 4 rows (examples) for the unbiased "
+                         f"estimator, got {x.shape[0]}")
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    k, l_ = x @ x.T, y @ y.T
+    np.fill_diagonal(k, 0.0)
+    np.fill_diagonal(l_, 0.0)
+    hsic_xx, hsic_yy = _unbiased_hsic(k, k), _unbiased_hsic(l_, l_)
+    for name, value in (("x", hsic_xx), ("y", hsic_yy)):
+        if value <= 0:
+            raise ValueError(f"{name} is constant across examples: CKA is undefined")
+    return float(_unbiased_hsic(k, l_) / np.sqrt(hsic_xx * hsic_yy))
 
 
 def layer_cka(states_a, states_b) -> np.ndarray:
@@ -190,6 +250,140 @@ class L2SPPenalty:
 
     def __call__(self) -> torch.Tensor:
         return self.alpha * self.squared_distance()
+
+
+def fisher_diagonal(model: nn.Module, loader, module: nn.Module | None = None,
+                    max_examples: int | None = None) -> dict[str, torch.Tensor]:
+    """The diagonal of the Fisher information of a classifier, per parameter.
+
+    For each example ``x`` of ``loader`` (one at a time, in eval mode, so
+    without dropout) and each class ``c``, the squared gradient of
+    ``log p(c | x)`` is weighted by the model's own ``p(c | x)``: the exact
+    expectation over the model's predictive distribution, not the
+    "empirical" Fisher of the gold labels, and no sampling. The mean over
+    examples is what elastic weight consolidation (Kirkpatrick et al., 2017)
+    uses as each weight's importance for the task ``loader`` holds.
+
+    Args:
+        model: a classifier whose output has ``logits`` ``(1, n_classes)``
+            for a one-example batch (e.g. :class:`MultiHeadClassifier`).
+        loader: batches of dicts of tensors (e.g. :func:`task_loader`);
+            ``labels`` in them are ignored.
+        module: whose parameters to measure (default ``model``; e.g. the
+            shared encoder). Only parameters that require gradients count.
+        max_examples: stop after this many examples (``None``: all).
+
+    Returns:
+        ``{parameter name in module: tensor of its shape}``, every entry >= 0.
+
+    Raises:
+        TypeError: ``model``/``module`` not an ``nn.Module``.
+        ValueError: ``max_examples`` not None or an int >= 1, ``loader``
+            empty, or no parameter of ``module`` requires gradients.
+    """
+    for name, m in (("model", model), ("module", model if module is None else module)):
+        if not isinstance(m, nn.Module):
+            raise TypeError(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
+    _v.optional_int("max_examples", max_examples, 1)
+    named = [(n, p) for n, p in (model if module is None else module).named_parameters()
+             if p.requires_grad]
+    if not named:
+        raise ValueError("no parameter of module requires gradients: nothing to measure")
+    params = [p for _, p in named]
+    fisher = [torch.zeros_like(p) for p in params]
+    was_training, count = model.training, 0
+    model.eval()
+    try:
+        for batch in loader:
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            for i in range(len(inputs["input_ids"])):
+                one = {k: v[i:i + 1] for k, v in inputs.items()}
+                logp = torch.log_softmax(model(**one).logits.float(), dim=-1)[0]
+                probs = logp.detach().exp()
+                for c in range(len(logp)):
+                    grads = torch.autograd.grad(logp[c], params, retain_graph=c < len(logp) - 1,
+                                                allow_unused=True)
+                    for f, g in zip(fisher, grads):
+                        if g is not None:
+                            f.add_(probs[c] * g.detach() ** 2)
+                count += 1
+                if max_examples is not None and count >= max_examples:
+                    break
+            if max_examples is not None and count >= max_examples:
+                break
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("loader is empty: the Fisher information needs examples")
+    return {n: f / count for (n, _), f in zip(named, fisher)}
+
+
+class EWCPenalty(L2SPPenalty):
+    """``alpha / 2 * sum F_i (w_i - w0_i)^2``: elastic weight consolidation.
+
+    Kirkpatrick et al. (2017) anchor each weight to the value ``w0`` it had
+    after the old task, with a stiffness ``F_i`` from the diagonal of the
+    Fisher information on that task (:func:`fisher_diagonal`): weights the
+    old task relies on are held hard, the rest move freely. With every
+    ``F_i = 2`` it is :class:`L2SPPenalty`. Create it when ``module`` holds
+    ``w0`` (right after the old task) and pass it as ``penalty`` to
+    :func:`tlbook.lora.fit`.
+
+    Args:
+        module: whose parameters are anchored.
+        fisher: ``{parameter name in module: importance}``, e.g. from
+            :func:`fisher_diagonal` of the same module; parameters without an
+            entry are not anchored.
+        alpha: strength (the paper's lambda), a number >= 0.
+
+    Raises:
+        TypeError: ``module`` not an ``nn.Module``, ``fisher`` not a dict of
+            tensors.
+        ValueError: ``alpha`` not a finite number >= 0, a name of ``fisher``
+            not a parameter of ``module``, a shape that differs, a negative
+            or non-finite importance, or nothing to anchor.
+    """
+
+    def __init__(self, module: nn.Module, fisher: dict[str, torch.Tensor], alpha: float):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        if not isinstance(fisher, dict) or not all(isinstance(v, torch.Tensor)
+                                                   for v in fisher.values()):
+            raise TypeError("fisher must be a dict {parameter name: tensor}, e.g. from "
+                            "tlbook.forgetting.fisher_diagonal")
+        _v.non_negative_float("alpha", alpha, rule="a number >= 0 (and finite)")
+        own = dict(module.named_parameters())
+        unknown = sorted(set(fisher) - set(own))
+        if unknown:
+            raise ValueError(f"fisher names parameters that module does not have: "
+                             f"{unknown[:3]}; compute it on the same module")
+        for name, f in fisher.items():
+            if f.shape != own[name].shape:
+                raise ValueError(f"fisher[{name!r}] has shape {tuple(f.shape)}, the parameter "
+                                 f"{tuple(own[name].shape)}")
+            if not torch.isfinite(f).all() or (f < 0).any():
+                raise ValueError(f"fisher[{name!r}] must be finite and >= 0")
+        if not fisher:
+            raise ValueError("fisher is empty: no parameter to anchor")
+        self.alpha = float(alpha)
+        self._pairs = [(own[n], own[n].detach().clone()) for n in fisher]
+        self._weights = [fisher[n].detach().clone() for n in fisher]
+
+    def weighted_distance(self) -> torch.Tensor:
+        """``sum F_i (w_i - w0_i)^2`` over the anchored trainable parameters."""
+        total = None
+        for i, ((p, p0), f) in enumerate(zip(self._pairs, self._weights)):
+            if not p.requires_grad:
+                continue
+            if p0.device != p.device:
+                p0, f = p0.to(p.device), f.to(p.device)
+                self._pairs[i], self._weights[i] = (p, p0), f
+            term = (f * (p - p0).pow(2)).sum()
+            total = term if total is None else total + term
+        return total if total is not None else torch.zeros(())
+
+    def __call__(self) -> torch.Tensor:
+        return 0.5 * self.alpha * self.weighted_distance()
 
 
 def rehearsal_mix(new: Sequence, old: Sequence, n_old: int, seed: int = 0) -> list:
@@ -485,7 +679,8 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
                     batch_size: int = 16, max_length: int = 64, freeze_layers: int = 0,
                     l2sp_alpha: float = 0.0, lora_r: int | None = None,
                     frozen_heads: Sequence[int] = (), seed: int = 0,
-                    callback=None) -> tuple[MultiHeadClassifier, list[float]]:
+                    callback=None, ewc_alpha: float = 0.0,
+                    fisher: dict | None = None) -> tuple[MultiHeadClassifier, list[float]]:
     """Train a copy of ``model`` on a task, in one of the ways the chapter compares.
 
     The heads of the tasks present in ``tasks`` train, except those listed
@@ -496,6 +691,9 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
       layers are frozen;
     - ``l2sp_alpha > 0``: :class:`L2SPPenalty` on the encoder, anchored at
       the weights ``model`` has now;
+    - ``ewc_alpha > 0`` with ``fisher`` (:func:`fisher_diagonal` of
+      ``model.encoder`` on the old task): :class:`EWCPenalty` on the
+      encoder, anchored at the weights ``model`` has now;
     - ``lora_r``: the encoder is frozen and LoRA adapters of rank ``lora_r``
       (``alpha = 16``) on the query and value projections train
       (:func:`tlbook.lora.add_lora`); they are merged into the weights at the
@@ -517,6 +715,7 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
             positive finite number, ``epochs``/``batch_size``/``max_length``
             not positive ints, ``freeze_layers`` out of range, ``l2sp_alpha``
             not a finite number >= 0, ``lora_r`` not None or a positive int,
+            ``ewc_alpha`` not a finite number >= 0 or without ``fisher``,
             ``lora_r`` with another mitigation, ``tasks`` empty, of another
             length than ``texts`` or naming no head, ``frozen_heads`` not
             head ids, ``seed`` not an int >= 0.
@@ -530,6 +729,13 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
     _v.positive_int("batch_size", batch_size, rule="an int >= 1")
     _v.positive_int("max_length", max_length)
     _v.non_negative_float("l2sp_alpha", l2sp_alpha)
+    _v.non_negative_float("ewc_alpha", ewc_alpha)
+    if ewc_alpha and fisher is None:
+        raise ValueError("ewc_alpha > 0 needs fisher, the importance of each encoder weight "
+                         "for the old task: fisher_diagonal(model, old_task_loader, "
+                         "module=model.encoder)")
+    if ewc_alpha and l2sp_alpha:
+        raise ValueError("use one penalty at a time: l2sp_alpha or ewc_alpha, not both")
     _v.optional_int("lora_r", lora_r, 1)
     _v.non_negative_int("seed", seed)
     _v.callable_or_none("callback", callback)
@@ -549,9 +755,9 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
             not 0 <= freeze_layers <= len(layers):
         raise ValueError(f"freeze_layers must be an int in 0..{len(layers)}, got "
                          f"{freeze_layers!r}")
-    if lora_r is not None and (freeze_layers or l2sp_alpha):
+    if lora_r is not None and (freeze_layers or l2sp_alpha or ewc_alpha):
         raise ValueError("lora_r freezes the whole encoder already: use it with "
-                         "freeze_layers=0 and l2sp_alpha=0")
+                         "freeze_layers=0, l2sp_alpha=0 and ewc_alpha=0")
     tasks = list(tasks)
     present = sorted(set(tasks))
     if present[0] < 0 or present[-1] >= len(model.heads):
@@ -571,6 +777,8 @@ def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
         for p in head.parameters():
             p.requires_grad = t in present and t not in frozen_heads
     penalty = L2SPPenalty(model.encoder, l2sp_alpha) if l2sp_alpha else None
+    if ewc_alpha:
+        penalty = EWCPenalty(model.encoder, fisher, ewc_alpha)
     loader = task_loader(texts, labels, tasks, tokenizer, batch_size, max_length,
                          shuffle_seed=seed)
     losses = fit(model, loader, lr=lr, epochs=epochs, seed=seed, progress=False,
