@@ -60,6 +60,8 @@ def test_student_config_is_the_normal_config_plus_the_student_settings():
     del stripped["sphinx"]["config"]["nb_custom_formats"]
     stripped["sphinx"]["extra_extensions"].remove("tlbook.student")
     del stripped["html"]["announcement"]
+    assert student["repository"]["branch"] == "student"  # buttons open student notebooks
+    stripped["repository"]["branch"] = normal["repository"]["branch"]
     assert stripped == normal
 
 
@@ -165,6 +167,11 @@ def test_student_build_shows_the_exercise_but_no_solution(demo_builds):
     # The notebook offered for download is the student edition too.
     downloaded = nbformat.read(html / "_sources" / "book" / "exercise_demo.ipynb", as_version=4)
     assert KEPT_MARKER in "".join(c.source for c in downloaded.cells)
+    # Its Colab button opens the student notebook (branch "student"), not the book's.
+    import re
+
+    links = re.findall(r'https://colab\.research\.google\.com/github/[^"]*', page)
+    assert links and all(u.endswith("/blob/student/book/exercise_demo.ipynb") for u in links)
 
 
 # ----------------------------------------------------------- student notebooks
@@ -180,7 +187,7 @@ def test_write_student_notebooks_removes_solutions_and_clears_exercises(tmp_path
     nb = nbformat.read(tmp_path / "student" / "exercise_demo.ipynb", as_version=4)
     original = nbformat.read(DEMO, as_version=4)
     assert len(nb.cells) == len(original.cells) - 2
-    assert any("{exercise}" in c.source for c in nb.cells)
+    assert any("### Exercise 0.1" in c.source for c in nb.cells)  # the prompt, as Markdown
     assert KEPT_MARKER in nb.cells[-1].source
     exercise = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
     assert exercise.outputs == [] and exercise.execution_count is None

@@ -1,5 +1,7 @@
 """Tests of the exercise checker (tlbook.exercises), using the demo exercises 0.x."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -19,8 +21,14 @@ def test_wrong_answer_prints_hint_and_returns_false(capsys):
 
 
 def test_unknown_id_raises_value_error_listing_known_ids():
-    with pytest.raises(ValueError, match=r"unknown exercise id '9\.9'.*0\.1, 0\.2, 0\.3"):
+    with pytest.raises(ValueError, match=r"unknown exercise id '9\.9'.*1\.1, 1\.2") as info:
         check("9.9", 1)
+    assert "0.1" not in str(info.value)  # the demo ids are not the book's exercises
+
+
+def test_open_ended_exercise_says_it_has_no_check():
+    with pytest.raises(ValueError, match=r"exercise 9\.5 is open-ended.*no automatic check"):
+        check("9.5", lambda x: x)
 
 
 def test_exercise_id_must_be_a_string():
@@ -47,7 +55,9 @@ def test_string_exercise_rejects_a_number_with_type_message(capsys):
 
 def test_placeholder_answer_asks_for_an_answer(capsys):
     assert check("0.1", ...) is False
-    assert "No answer yet" in capsys.readouterr().out
+    assert "No answer yet: the answer is still ...; replace the ..." in capsys.readouterr().out
+    assert check("0.1", None) is False  # the stubs in the chapters say `answer = None`
+    assert "No answer yet: the answer is still None; replace the None" in capsys.readouterr().out
 
 
 def test_numpy_and_torch_scalars_are_numbers(capsys):
@@ -243,3 +253,100 @@ def test_chapter_checker_modules_are_loaded_on_demand():
                 for p in package.glob("_exercises_ch*.py")}
     known_chapters = {i.split(".")[0] for i in known_exercises()}
     assert chapters <= known_chapters
+
+
+# ------------------------------------------- speed: type first, values cached
+
+
+def test_expected_values_are_computed_once_per_process(capsys):
+    calls = []
+
+    def expected():
+        calls.append(1)
+        return 4.0
+
+    @register("0.96", hint="Four.")
+    def _four(answer):
+        return close_to(expected, tol=0)(answer)
+
+    try:
+        assert check("0.96", 3.0) is False and check("0.96", 4.0) is True
+        assert calls == [1]  # the retry did not recompute the expected value
+        assert check("0.96", "four") is False  # the type is checked before computing
+        assert "Expected a number" in capsys.readouterr().out
+    finally:
+        exercises._REGISTRY.pop("0.96", None)
+
+
+def test_one_of_checks_the_type_before_computing_the_options():
+    calls = []
+
+    def options():
+        calls.append(1)
+        return ["news"]
+
+    checker = one_of(options, answer_type=str)
+    with pytest.raises(exercises.AnswerTypeError, match="Expected a string, got int"):
+        checker(3)
+    assert calls == []
+    assert checker(" News") and calls == [1]
+
+
+def test_a_wrong_type_for_3_2_is_told_at_once(capsys):
+    import time
+
+    start = time.perf_counter()
+    assert check("3.2", 3) is False
+    assert time.perf_counter() - start < 2  # no perplexity computed to say so
+    assert "Expected a string, got int." in capsys.readouterr().out
+
+
+def test_same_as_inputs_are_not_changed_by_the_learners_function():
+    # A function that changes its input in place must not spoil the reference.
+    checker = same_as(lambda x: x * 2, lambda: [np.ones(3)], tol=0)
+
+    def doubles_in_place(x):
+        x *= 2
+        return x
+
+    assert checker(doubles_in_place)
+    assert checker(lambda x: x * 2)  # the cached input is still ones
+
+
+def test_function_returning_none_is_told_about_its_body():
+    with pytest.raises(NotYet, match="returned None.*return statement"):
+        same_as(lambda x: x, [1.0])(lambda x: None)
+
+
+# -------------------------------------------- the package's own function
+
+
+def test_the_packages_own_function_is_not_accepted(capsys):
+    pytest.importorskip("torch")
+    from tlbook.embeddings import mean_pool
+
+    assert check("1.2", mean_pool) is False
+    assert "package's own tlbook.embeddings.mean_pool" in capsys.readouterr().out
+    assert check("1.2", lambda h, m: mean_pool(h, m)) is False  # a wrapper calls it
+    assert "package's own" in capsys.readouterr().out
+
+
+def test_hints_of_2_4_and_4_5_do_not_state_the_answer():
+    exercises._load_chapter_checkers("2")
+    hint_24, hint_45 = exercises._REGISTRY["2.4"][1], exercises._REGISTRY["4.5"][1]
+    assert "similarity(" not in hint_24 and "money" not in hint_24  # was the whole computation
+    assert not re.search(r"\d", hint_45)  # was the formula with the numbers filled in
+
+
+def test_progress_reports_the_latest_verdicts_of_a_chapter(capsys, monkeypatch):
+    monkeypatch.setattr(exercises, "_LATEST", {})
+    check("2.3", lambda v_c, u_o, u_neg: 0.0)  # wrong
+    check("2.3", lambda v_c, u_o, u_neg: float(np.logaddexp(0, -(np.dot(u_o, v_c)))
+                                               + np.logaddexp(0, np.dot(u_neg, v_c)).sum()))
+    capsys.readouterr()
+    status = exercises.progress(2)
+    assert status == {"2.1": "not checked yet", "2.2": "not checked yet", "2.3": "correct",
+                      "2.4": "not checked yet", "2.5": "open-ended"}
+    assert capsys.readouterr().out.startswith("Chapter 2: 1 of 4 exercises with a check are correct.")
+    with pytest.raises(ValueError, match="chapter must be one of 1, 2"):
+        exercises.progress(12)

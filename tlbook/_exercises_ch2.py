@@ -75,8 +75,8 @@ def _sgns_loss(answer: Any) -> bool:
     return same_as(_sgns_loss_reference, _sgns_loss_inputs, tol=1e-6)(answer)
 
 
-@register("2.4", hint="kv.similarity('bank', 'money') - kv.similarity('bank', 'river') "
-                      "with kv = load_glove().")
+@register("2.4", hint="The loaded GloVe vectors have a method that returns the cosine of two "
+                      "words; use the 50-d vectors the chapter loads, not your own.")
 def _bank_money_minus_river(answer: Any) -> bool:
     def expected() -> float:
         from .models import load_glove

@@ -45,7 +45,7 @@ def _hardest_genre(answer: Any) -> bool:
         ppl = held_out_perplexity_by_genre("forward")
         return [max(ppl, key=ppl.get)]
 
-    return one_of(expected)(answer)
+    return one_of(expected, answer_type=str)(answer)
 
 
 def _scalar_mix_reference(layers, logits, gamma):

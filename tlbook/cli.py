@@ -1,8 +1,11 @@
-"""The ``tlbook`` command: fetch resources ahead of time and report the cache.
+"""The ``tlbook`` command: resources for learners, tools for instructors.
 
     tlbook fetch [NAME ...] [--force]   fetch (all) resources, verify, repair
     tlbook info [--verify]              what is cached; --verify re-hashes it all
     tlbook student SRC OUT              student notebooks: solutions removed
+    tlbook lint SRC                     cells whose solution status is ambiguous
+    tlbook exercises [--book DIR]       the catalogue of every exercise
+    tlbook grade SUBMISSIONS --out CSV  run submitted notebooks, grade the exercises
 """
 
 from __future__ import annotations
@@ -28,14 +31,32 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+# Catalog resources every profile reads (the others are the lite stand-ins of a
+# profile's models and data sets).
+_EVERY_PROFILE = ("glove-6b-50d", "brown", "word-benchmarks")
+
+
+def _profile_resources(profile) -> tuple[list[str], list[str]]:
+    """(catalog names, Hub ids) that ``profile`` reads."""
+    from dataclasses import fields
+
+    named = [getattr(profile, f.name) for f in fields(profile) if f.name not in ("name", "sizes")]
+    hub = [n for n in dict.fromkeys(named) if n not in resources.CATALOG]
+    local = [n for n in resources.CATALOG if n in named or n in _EVERY_PROFILE]
+    return local, hub
+
+
 def _info(args: argparse.Namespace) -> int:
     from .profiles import get_profile
 
-    print(f"profile: {get_profile().name}  (set TLBOOK_PROFILE to change it)")
+    profile = get_profile()
+    local, hub = _profile_resources(profile)
+    print(f"profile: {profile.name}  (set TLBOOK_PROFILE to change it)")
     print(f"cache: {resources.cache_dir()}  (set TLBOOK_CACHE to move it)")
     print(f"{'resource':<20} {'cached':<7} {'size MB':>8}  {'checksum':<12} source")
     damaged, missing = [], []
-    for name, res in resources.CATALOG.items():
+    for name in local:
+        res = resources.CATALOG[name]
         st = resources.status(name, verify=args.verify)
         print(f"{name:<20} {'yes' if st['cached'] else 'no':<7} {st['size_mb']:>8.1f}  "
               f"{st['checksum']:<12} {res.source}:{res.spec}")
@@ -45,10 +66,14 @@ def _info(args: argparse.Namespace) -> int:
             damaged.append(name)
         elif not st["cached"]:
             missing.append(name)
+    if hub:
+        print(f"from the Hugging Face Hub (profile {profile.name}; downloaded by transformers "
+              f"and datasets on first use, into their own cache): {', '.join(hub)}")
     if args.verify:
         damaged += _damaged_conversions()
     if missing:
-        print(f"not cached yet: run `tlbook fetch {' '.join(missing)}` (or `tlbook fetch`)")
+        print(f"not cached yet: run `tlbook fetch {' '.join(missing)}` (or `tlbook fetch` "
+              "for everything)")
     if damaged:
         damaged = list(dict.fromkeys(damaged))
         print(f"tlbook: error: {len(damaged)} cached resource(s) failed verification and will "
@@ -80,7 +105,59 @@ def _student(args: argparse.Namespace) -> int:
     from .student import write_student_notebooks
 
     written = write_student_notebooks(args.src, args.out)
-    print(f"wrote {len(written)} student notebooks to {args.out}")
+    print(f"wrote {len(written)} student notebook(s) to {args.out}")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from .student import lint_notebooks
+
+    found = lint_notebooks(args.src)
+    for path, findings in found.items():
+        for finding in findings:
+            print(f"{path}: {finding}")
+    if found:
+        print(f"{sum(map(len, found.values()))} ambiguous cell(s): `tlbook student` refuses "
+              "these notebooks until they are fixed", file=sys.stderr)
+        return 1
+    print("no ambiguous solution cells")
+    return 0
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    import csv
+
+    from .grading import exercise_catalogue
+
+    rows = exercise_catalogue(args.book)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} exercises to {args.csv}")
+        return 0
+    print(f"{'id':<5} {'kind':<9} {'check':<6} {'level':<7} {'min':>4} {'pts':>4}  title")
+    for r in rows:
+        print(f"{r['id']:<5} {r['kind']:<9} {'yes' if r['auto_checked'] else 'no':<6} "
+              f"{r['difficulty']:<7} {r['minutes']:>4} {r['points']:>4}  {r['title']}")
+    auto = [r for r in rows if r["auto_checked"]]
+    print(f"{len(rows)} exercises, {len(auto)} with an automatic check "
+          f"({sum(r['points'] for r in auto)} of {sum(r['points'] for r in rows)} points)")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .grading import grade_submissions
+
+    graded = grade_submissions(args.submissions, args.out, reports=args.reports,
+                               timeout=args.timeout, cell_timeout=args.cell_timeout,
+                               memory_mb=args.memory_mb)
+    for g in graded:
+        auto = [r for r in g["exercises"].values() if r["verdict"] != "by hand"]
+        print(f"{g['student']:<30} {sum(r['points'] for r in auto):>4} of "
+              f"{sum(r['max_points'] for r in auto):<4} {len(g['problems'])} problem(s)")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -102,10 +179,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("src", help="folder with the chapter notebooks, e.g. book")
     p.add_argument("out", help="folder to write the student copies to")
     p.set_defaults(func=_student)
+    p = sub.add_parser("lint", help="find solution cells the student edition could miss")
+    p.add_argument("src", help="a notebook or a folder of notebooks, e.g. book")
+    p.set_defaults(func=_lint)
+    p = sub.add_parser("exercises", help="the catalogue of every exercise of the book")
+    p.add_argument("--book", default="book", help="folder of the chapter notebooks (book)")
+    p.add_argument("--csv", help="write the catalogue to this CSV file instead")
+    p.set_defaults(func=_exercises)
+    p = sub.add_parser("grade", help="run submitted notebooks and grade their exercises")
+    p.add_argument("submissions", nargs="+", help="notebooks, or folders of notebooks")
+    p.add_argument("--out", required=True, help="CSV of points to write, e.g. grades.csv")
+    p.add_argument("--reports", help="folder of per-student reports (default <out>_reports)")
+    p.add_argument("--timeout", type=float, default=1800,
+                   help="seconds one notebook may run in all (1800)")
+    p.add_argument("--cell-timeout", type=float, default=600,
+                   help="seconds one cell may run before it is interrupted (600)")
+    p.add_argument("--memory-mb", type=int, default=8192,
+                   help="address-space limit of each notebook's kernel in MiB (8192; 0: none)")
+    p.set_defaults(func=_grade)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (resources.ResourceError, ValueError) as e:
+    except (resources.ResourceError, ValueError, ImportError) as e:
         # Expected failures (bad names, profile or paths, offline, damaged files):
         # one sentence that says what to do, no traceback.
         print(f"tlbook: error: {e}", file=sys.stderr)

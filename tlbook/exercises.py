@@ -54,8 +54,10 @@ __all__ = [
     "close_to",
     "known_exercises",
     "one_of",
+    "progress",
     "register",
     "same_as",
+    "verdict",
 ]
 
 Checker = Callable[[Any], bool]
@@ -156,23 +158,34 @@ def check(exercise_id: str, answer: Any) -> bool:
 
     Raises:
         TypeError: if ``exercise_id`` is not a string.
-        ValueError: if no exercise has this id (the message lists the known ids).
+        ValueError: if no exercise has this id (the message lists the ids that
+            have a check), or if the exercise is open-ended and has no
+            automatic check.
     """
-    if not isinstance(exercise_id, str):
-        raise TypeError(
-            f"exercise_id must be a string such as '1.2', got {type(exercise_id).__name__}"
-        )
-    if exercise_id not in _REGISTRY and _ID_PATTERN.match(exercise_id):
-        _load_chapter_checkers(exercise_id.split(".")[0])
-    if exercise_id not in _REGISTRY:
-        known = ", ".join(known_exercises()) or "none"
-        raise ValueError(f"unknown exercise id {exercise_id!r}; known ids: {known}")
-    checker, hint = _REGISTRY[exercise_id]
+    ok, message = verdict(exercise_id, answer)
+    print(message)
+    return bool(ok)
 
+
+def verdict(exercise_id: str, answer: Any) -> tuple[bool | None, str]:
+    """The verdict of :func:`check` without printing it: ``(ok, message)``.
+
+    ``ok`` is True or False, or None when the check could not run because the
+    data it needs is missing or damaged (the answer was not judged).
+    ``message`` is the line :func:`check` prints.
+
+    Raises:
+        TypeError: if ``exercise_id`` is not a string.
+        ValueError: as :func:`check`.
+    """
+    checker, hint = _checker_of(exercise_id)
     if answer is None or answer is Ellipsis:
-        return _report(exercise_id, False, "No answer yet: replace the ... with your answer.", hint)
+        stub = "None" if answer is None else "..."
+        return False, _message(exercise_id, False, f"No answer yet: the answer is still "
+                               f"{stub}; replace the {stub} with your answer.", hint)
     from .resources import ResourceError
 
+    _CURRENT.append(exercise_id)
     try:
         ok = bool(checker(answer))
         reason = ""
@@ -182,19 +195,86 @@ def check(exercise_id: str, answer: Any) -> bool:
         ok, reason = False, f"Your answer could not be checked ({type(exc).__name__}: {exc})."
     except ResourceError as exc:
         # Not the learner's fault: the data the check needs is missing or damaged.
-        print(f"Exercise {exercise_id}: cannot be checked, because the data the check "
-              f"needs is not usable: {exc}")
-        return False
-    return _report(exercise_id, ok, reason, hint)
+        return None, (f"Exercise {exercise_id}: cannot be checked, because the data the "
+                      f"check needs is not usable: {exc}")
+    finally:
+        _CURRENT.pop()
+    _LATEST[exercise_id] = ok
+    return ok, _message(exercise_id, ok, reason, hint)
 
 
-def _report(exercise_id: str, ok: bool, reason: str, hint: str) -> bool:
+# exercise id -> the verdict of its latest check in this process
+_LATEST: dict[str, bool] = {}
+
+
+def progress(chapter: int | str) -> dict[str, str]:
+    """Print and return where the exercises of ``chapter`` stand in this session.
+
+    Reports the latest verdict of every exercise of the chapter checked so far
+    in this Python process (``correct`` or ``not yet``), ``not checked yet``
+    for the others, and ``open-ended`` for those without an automatic check.
+
+    Args:
+        chapter: the chapter's number, e.g. ``1`` or ``"1"``.
+
+    Returns:
+        ``{exercise id: status}`` in exercise order.
+
+    Raises:
+        ValueError: if the book has no exercises in that chapter.
+    """
+    from .grading import EXERCISE_INFO
+
+    if isinstance(chapter, bool) or not isinstance(chapter, (int, str)):
+        raise TypeError(f"chapter must be an int or str such as 1, got {type(chapter).__name__}")
+    key = str(chapter).strip()
+    ids = sorted((i for i in EXERCISE_INFO if i.split(".")[0] == key), key=_id_key)
+    if not ids or key == "0":
+        chapters = sorted({i.split(".")[0] for i in EXERCISE_INFO} - {"0"}, key=int)
+        raise ValueError(f"chapter must be one of {', '.join(chapters)}, got {chapter!r}")
+    status = {}
+    for i in ids:
+        if EXERCISE_INFO[i].kind == "design":
+            status[i] = "open-ended"
+        elif i in _LATEST:
+            status[i] = "correct" if _LATEST[i] else "not yet"
+        else:
+            status[i] = "not checked yet"
+    checked = [i for i in ids if status[i] != "open-ended"]
+    right = sum(status[i] == "correct" for i in checked)
+    print(f"Chapter {key}: {right} of {len(checked)} exercises with a check are correct. "
+          + "; ".join(f"{i} {s}" for i, s in status.items()) + ".")
+    return status
+
+
+def _checker_of(exercise_id: str) -> tuple[Checker, str]:
+    """The registered ``(checker, hint)`` of ``exercise_id``, or a clear error."""
+    if not isinstance(exercise_id, str):
+        raise TypeError(
+            f"exercise_id must be a string such as '1.2', got {type(exercise_id).__name__}"
+        )
+    if exercise_id not in _REGISTRY and _ID_PATTERN.match(exercise_id):
+        _load_chapter_checkers(exercise_id.split(".")[0])
+    if exercise_id in _REGISTRY:
+        return _REGISTRY[exercise_id]
+    from .grading import EXERCISE_INFO
+
+    info = EXERCISE_INFO.get(exercise_id)
+    if info is not None and info.kind == "design":
+        raise ValueError(
+            f"exercise {exercise_id} is open-ended (design an experiment): it has no "
+            "automatic check; compare your design and results with the solution in the book"
+        )
+    chapter_ids = [i for i in known_exercises() if not i.startswith("0.")]
+    raise ValueError(f"unknown exercise id {exercise_id!r}; the exercises with a check are: "
+                     f"{', '.join(chapter_ids) or 'none'}")
+
+
+def _message(exercise_id: str, ok: bool, reason: str, hint: str) -> str:
     if ok:
-        print(f"Exercise {exercise_id}: correct.")
-    else:
-        parts = ["not yet.", reason, f"Hint: {hint}"]
-        print(f"Exercise {exercise_id}: " + " ".join(p for p in parts if p))
-    return ok
+        return f"Exercise {exercise_id}: correct."
+    parts = ["not yet.", reason, f"Hint: {hint}"]
+    return f"Exercise {exercise_id}: " + " ".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------- helpers
@@ -216,8 +296,49 @@ def _as_number(answer: Any) -> float:
         ) from None
 
 
+# Expected values and test inputs computed once per process: a retry, or the
+# next learner's check in the same kernel, does not recompute them.
+_CACHE: dict[tuple, Any] = {}
+# The ids being checked (innermost last), part of the cache key.
+_CURRENT: list[str] = []
+
+
+def _cache_key(func: Callable) -> tuple | None:
+    """A key for ``func``'s result: its code, its captured values, the profile."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    captured = []
+    for cell in func.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            return None
+        try:
+            hash(value)
+            captured.append(value)
+        except TypeError:  # an unhashable value counts by identity (kept alive below)
+            captured.append(("object", id(value)))
+    from .profiles import get_profile
+
+    try:
+        profile = get_profile().name
+    except ValueError:
+        profile = None
+    return (tuple(_CURRENT[-1:]), code, tuple(captured), profile)
+
+
 def _resolve(expected: Any) -> Any:
-    return expected() if callable(expected) else expected
+    """``expected()`` if it is a function (its result cached per process), else ``expected``."""
+    if not callable(expected):
+        return expected
+    key = _cache_key(expected)
+    if key is None:
+        return expected()
+    if key not in _CACHE:
+        # The function is kept with its value, so an id in the key is never reused.
+        _CACHE[key] = (expected(), expected)
+    return _CACHE[key][0]
 
 
 def close_to(expected: float | Callable[[], float], tol: float = 1e-6) -> Checker:
@@ -241,13 +362,23 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def one_of(accepted: Iterable[Any] | Callable[[], Iterable[Any]]) -> Checker:
+def one_of(accepted: Iterable[Any] | Callable[[], Iterable[Any]],
+           answer_type: type | None = None) -> Checker:
     """A checker accepting any answer in ``accepted``.
 
     Strings compare ignoring case and surrounding/repeated whitespace.
+    ``answer_type`` (e.g. ``str``), when given, is checked before ``accepted``
+    is computed, so an answer of the wrong type is told so at once even when
+    the accepted answers take a while to compute.
     """
+    if answer_type is not None and not isinstance(answer_type, type):
+        raise TypeError(f"answer_type must be a type such as str, got {answer_type!r}")
 
     def checker(answer: Any) -> bool:
+        if answer_type is str and not isinstance(answer, str):
+            raise AnswerTypeError(f"Expected a string, got {_type_name(answer)}.")
+        if answer_type not in (None, str) and not isinstance(answer, answer_type):
+            raise AnswerTypeError(f"Expected {answer_type.__name__}, got {_type_name(answer)}.")
         options = list(_resolve(accepted))
         if options and all(isinstance(o, str) for o in options):
             if not isinstance(answer, str):
@@ -298,29 +429,73 @@ def same_as(
     they are passed as ``f(*args)``). Numbers agree within ``tol``; arrays,
     lists and tensors element-wise within ``tol`` and with the same shape;
     anything else by ``==``. The reference's outputs are never printed.
+    ``reference`` itself, or a function that only calls it, is not accepted
+    as an answer: the exercise is to write it.
     """
 
     def checker(answer: Any) -> bool:
+        import copy
+
         import numpy as np
 
         if not callable(answer):
             raise AnswerTypeError(f"Expected a function, got {_type_name(answer)}.")
+        if _uses_reference(answer, reference):
+            name = f"{getattr(reference, '__module__', '')}.{getattr(reference, '__name__', '')}"
+            raise NotYet(f"That function is (or calls) the package's own {name.strip('.')}; "
+                         "the exercise is to write it yourself.")
         for arg in _resolve(inputs):
             args = arg if isinstance(arg, tuple) else (arg,)
             shown = ", ".join(_short(a) for a in args)
+            # Fresh copies: a function that changes its inputs in place must not
+            # change the reference's inputs, or the cached ones.
+            want = reference(*copy.deepcopy(args))
             try:
                 # Overflow warnings from a naive attempt would bury the verdict.
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore")
-                    got = answer(*args)
+                    got = answer(*copy.deepcopy(args))
             except Exception as exc:  # the learner's code: report, never a traceback
                 raise NotYet(f"On input {shown} your function raised {type(exc).__name__}: {exc}.") from None
-            problem = _agrees(got, reference(*args), tol)
+            if got is None and want is not None:
+                raise NotYet(f"On input {shown} your function returned None: does it end "
+                             "with a return statement (is its body still `...`)?")
+            problem = _agrees(got, want, tol)
             if problem:
                 raise NotYet(f"On input {shown} your function {problem}.")
         return True
 
     return checker
+
+
+def _uses_reference(answer: Callable, reference: Callable) -> bool:
+    """True if ``answer`` is ``reference`` or a function of the learner's that calls it."""
+    import functools
+    import inspect
+
+    target = inspect.unwrap(reference)
+    func = answer.func if isinstance(answer, functools.partial) else answer
+    func = inspect.unwrap(func)
+    if func is target or func is reference:
+        return True
+    if str(getattr(func, "__module__", "")).startswith("tlbook"):
+        return False  # the package's own wrappers (a checker adapting the answer)
+    code = getattr(func, "__code__", None)
+    scope = getattr(func, "__globals__", {})
+    if code is None:
+        return False
+    names, stack = set(), [code]
+    while stack:  # the function's own code and that of functions nested in it
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if inspect.iscode(k))
+    values = [scope.get(name) for name in names]
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            pass
+    return any(v is target or v is reference for v in values)
 
 
 def _short(value: Any) -> str:
@@ -475,7 +650,8 @@ def _schedule(answer: Any) -> bool:
 # Section "Fine-tuning in practice" (exercises 4.5 to 4.7).
 
 
-@register("4.5", hint="w_c = n / (k * n_c) with n = 1000 examples and k = 2 classes.")
+@register("4.5", hint="A rarer class gets a larger weight: count the examples, the classes "
+                      "and the spam examples, and put them into the formula of the chapter.")
 def _spam_weight(answer: Any) -> bool:
     def expected():
         from .finetune import class_weights_for
