@@ -58,8 +58,9 @@ def graded(tmp_path_factory):
     _notebook(folder / "crash.ipynb", "p = 0.5", "import os\nos._exit(3)\npos = 'noun'",
               STABLE_SOFTMAX)
     # A loop that never ends: interrupted at the cell time limit.
-    _notebook(folder / "loop.ipynb", "p = 0.5", "pos = 'verb'\nwhile True:\n    pass",
-              STABLE_SOFTMAX)
+    # (It sleeps in its loop, to leave the shared CPU to other work.)
+    _notebook(folder / "loop.ipynb", "p = 0.5",
+              "import time\npos = 'verb'\nwhile True:\n    time.sleep(0.01)", STABLE_SOFTMAX)
     # The package's own reference function handed in as the answer.
     _notebook(folder / "copied.ipynb", "p = 0.5", "pos = 'noun'",
               "from tlbook.exercises import _softmax_reference as my_softmax")
@@ -163,3 +164,16 @@ def test_catalogue_lists_every_exercise_of_the_book():
 def test_catalogue_refuses_a_folder_without_notebooks(tmp_path):
     with pytest.raises(ValueError, match="book_dir"):
         exercise_catalogue(tmp_path)
+
+
+def test_a_notebook_past_its_time_limit_is_stopped_with_what_it_reached(tmp_path):
+    from tlbook.grading import grade_notebook
+
+    # This loop ignores the interrupt, so only the notebook's limit can stop it.
+    stubborn = ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                "pos = 'noun'\nwhile True:\n    time.sleep(0.01)")
+    path = _notebook(tmp_path / "stubborn.ipynb", "p = 0.5", stubborn, STABLE_SOFTMAX)
+    result = grade_notebook(path, timeout=10, cell_timeout=2, memory_mb=3072)
+    assert _verdicts(result) == {"0.1": "correct", "0.2": "not run", "0.3": "not run"}
+    assert "ran longer than 10 s and was stopped" in result["problems"][0]
+    assert result["seconds"] < 30

@@ -108,6 +108,14 @@ def test_student_notebooks_carry_markdown_prompts_the_grader_still_finds(tmp_pat
     assert prompt.source.startswith('<a id="ex-3-1"></a>') and prompt.metadata["tlbook"]["exercise"] == "3.1"
     found = exercises_in_notebook(nb)
     assert [(e["id"], e["answer"]) for e in found] == [("3.1", "size")]
+    # After the answer cell, a cell with the check the prompt names.
+    assert nb.cells[2].source.startswith("size = None")
+    assert nb.cells[3].source.endswith('check("3.1", size)') and nb.cells[3].metadata.tags == ["check"]
+    assert nb.cells[4].source == "After."
+    # An answer cell that checks itself gets no second check.
+    own = _good()
+    own.cells[2].source = 'size = None\ncheck("3.1", size)'
+    assert len(student_notebook(own, readable_prompts=True).cells) == 4
     # The HTML build reads the notebook without that conversion: the directive stays.
     assert "{exercise}" in student_notebook(_good()).cells[1].source
 

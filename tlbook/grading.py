@@ -262,6 +262,7 @@ def exercise_catalogue(book_dir: str | Path = "book") -> list[dict]:
 # ------------------------------------------------------------------ grading
 
 _MARKER = "TLBOOK-GRADE"
+_KERNEL = "tlbook-grade"
 
 
 def _grading_code(exercise_id: str, answer: str | None, nonce: str) -> str:
@@ -317,7 +318,7 @@ def _run_worker(notebook: str, results: str, cell_timeout: float) -> int:
     while position < len(steps):
         client = NotebookClient(
             nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
-            kernel_name="python3", resources={"metadata": {"path": os.getcwd()}},
+            kernel_name=_KERNEL, resources={"metadata": {"path": os.getcwd()}},
         )
         try:
             with client.setup_kernel():
@@ -427,7 +428,15 @@ def grade_notebook(
         notebook = Path(work) / path.name
         notebook.write_bytes(path.read_bytes())
         results = Path(verdicts) / "results.jsonl"
-        env = {**os.environ, "TMPDIR": work, "TQDM_DISABLE": "1"}
+        # A kernel of this very Python (where tlbook is installed), whatever
+        # kernels the user's Jupyter knows: JUPYTER_PATH is searched first.
+        spec = Path(verdicts) / "kernels" / _KERNEL
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "tlbook grade", "language": "python"}))
+        env = {**os.environ, "TMPDIR": work, "TQDM_DISABLE": "1",
+               "JUPYTER_PATH": os.pathsep.join([verdicts, os.environ.get("JUPYTER_PATH", "")])}
         cmd = [sys.executable, "-m", "tlbook.grading", "worker", str(notebook), str(results),
                str(cell_timeout)]
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE,

@@ -38,7 +38,8 @@ tagging it ``solution`` as well is allowed). A student edition
 The notebooks written for learners (and offered for download by the student
 HTML book) also turn each ``{exercise}`` block into plain Markdown, a heading
 "Exercise N.M: title" over the prompt, which Jupyter and Colab render,
-maths included; the HTML book keeps the directive.
+maths included, and add a cell with the ``check`` call the prompt names
+after the answer cells; the HTML book keeps the directive.
 
 A cell that looks like part of a solution but does not follow the convention
 (a tag ``Solution`` or ``solutions``, an untagged code cell right after a
@@ -250,8 +251,9 @@ def student_notebook(nb: Any, readable_prompts: bool = False) -> Any:
     Args:
         nb: an ``nbformat`` notebook.
         readable_prompts: turn every ``{exercise}`` block into plain Markdown
-            (:func:`readable_prompt`), for Jupyter and Colab; the HTML build
-            keeps the directive.
+            (:func:`readable_prompt`), and add a cell that calls ``check``
+            after the answer cells of an exercise that have none, for Jupyter
+            and Colab; the HTML build keeps the notebook as it is.
 
     Raises:
         ValueError: if the notebook has a cell whose solution status is
@@ -291,8 +293,40 @@ def student_notebook(nb: Any, readable_prompts: bool = False) -> Any:
             cell.outputs = []
             cell.execution_count = None
         cells.append(cell)
-    out.cells = cells
+    out.cells = _with_check_cells(cells) if readable_prompts else cells
     return out
+
+
+def _with_check_cells(cells: list) -> list:
+    """``cells`` with a check cell after each exercise's answer cells that lack one.
+
+    The prompt names the call (``check("1.2", my_mean_pool)``); the cell goes
+    after the last cell tagged ``exercise`` that follows the prompt.
+    """
+    from .grading import _CHECK_CALL
+
+    nbformat = _nbformat()
+    result = []
+    call = None  # (id, the check call) of the exercise whose answer cells come next
+    for index, cell in enumerate(cells):
+        result.append(cell)
+        info = cell.get("metadata", {}).get("tlbook", {})
+        if cell.cell_type == "markdown":
+            calls = [(i, n) for i, n in _CHECK_CALL.findall(cell.source) if i == info.get("exercise")]
+            call = (calls[0][0], f'check("{calls[0][0]}", {calls[0][1]})') if calls else None
+            continue
+        if call is None or EXERCISE_TAG not in _tags(cell):
+            continue
+        if f'check("{call[0]}"' in cell.source:
+            call = None  # the answer cell checks itself
+            continue
+        following = cells[index + 1] if index + 1 < len(cells) else None
+        if following is None or following.cell_type != "code" or EXERCISE_TAG not in _tags(following):
+            result.append(nbformat.v4.new_code_cell(
+                f"from tlbook.exercises import check\n\n{call[1]}",
+                metadata={"tags": ["check"]}))
+            call = None
+    return result
 
 
 def read_student_notebook(text: str) -> Any:
