@@ -8,19 +8,28 @@ import numpy as np
 import pytest
 
 from tlbook.senses import (
+    CONTROLS,
     MAIN_SENSES,
     SENSES,
     SenseClassifier,
+    anisotropy_by_layer,
     bilm_target_vectors,
+    context_bow_vectors,
+    control_vectors,
+    gap_by_layer,
     glove_target_vectors,
     load_bank_senses,
     load_brown_bank_senses,
     nn_sense_accuracy,
+    nn_sense_correct,
     nn_sense_predictions,
     pca_by_layer,
+    plot_gap_by_layer,
     plot_pca_by_layer,
     plot_separation_by_layer,
+    ratio_resamples,
     separation_by_layer,
+    separation_intervals,
     separation_ratio,
     tokenize,
 )
@@ -217,12 +226,16 @@ def test_chapter_6_checks_accept_the_chapter_answers(encoder, ours, classifier, 
     # the classifier holds our sentences' middle-layer vectors (unit length, file order)
     vectors, senses = classifier.vectors_, np.array([e.sense for e in ours])
     main = np.isin(senses, MAIN_SENSES)
-    assert check("6.1", nn_sense_accuracy(vectors[main], senses[main], folds=10))
+    assert check("6.1", nn_sense_correct(vectors[main], senses[main], folds=10).mean())
     assert not check("6.1", 0.1)
     assert check("6.2", separation_ratio(vectors, senses))
 
-    def my_ratio(vectors, senses):
-        return separation_ratio(vectors, senses)
+    def my_ratio(vectors, senses):  # written out, as a learner would
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        distance = 1 - unit @ unit.T
+        labels = np.asarray(senses)
+        same = labels[:, None] == labels[None, :]
+        return distance[~same].mean() / distance[same & ~np.eye(len(labels), dtype=bool)].mean()
 
     assert check("6.3", my_ratio)
     assert not check("6.3", lambda v, s: 1.0)
@@ -292,3 +305,210 @@ def test_figures_reject_bad_arguments():
     fig = plot_separation_by_layer({"a": table, "b": table.iloc[:1]},
                                    styles={"a": {"ls": "-."}})
     assert len(fig.axes) == 2
+
+
+# ------------------------------------------------------------------ controls and intervals
+
+
+def small_examples():
+    """Two short sentences with their words' vectors: word k of sentence i is
+    the vector (10 * i + k) * ones, so every mean is known."""
+    examples = [e._replace(words=w, target=w.index("bank")) for e, w in
+                zip(load_bank_senses()[:2], [["the", "bank", "pays", "."],
+                                             ["a", "steep", "bank", "of", "mud", "."]])]
+    rows = [np.full(3, 10.0 * i + k) for i, e in enumerate(examples) for k in range(len(e.words))]
+    return examples, np.stack([np.stack(rows), -np.stack(rows)])  # two layers
+
+
+def test_control_vectors_take_the_mean_of_the_other_words_and_the_last_word():
+    examples, states = small_examples()
+    mean = control_vectors(states, examples, "mean")
+    assert mean.shape == (2, 2, 3)
+    assert np.allclose(mean[0, 0], (0 + 2 + 3) / 3) and np.allclose(mean[0, 1], 10 + 13 / 5)
+    assert np.allclose(mean[1], -mean[0])
+    last = control_vectors(states, examples, "last")
+    assert np.allclose(last[0, :, 0], [3, 15])
+    with pytest.raises(ValueError, match="states"):
+        control_vectors(states[:, :-1], examples)
+    with pytest.raises(ValueError, match="control"):
+        control_vectors(states, examples, "first")
+    ends = [examples[0]._replace(words=["the", "bank"], target=1)]
+    with pytest.raises(ValueError, match="target"):
+        control_vectors(np.ones((1, 2, 3)), ends, "last")
+    assert CONTROLS == ("mean", "last")
+
+
+def test_context_bow_vectors_leave_the_target_out():
+    from gensim.models import KeyedVectors
+
+    ours = load_bank_senses()
+    first = ours[0]
+    swapped = first._replace(words=[w if k != first.target else "shore"
+                                    for k, w in enumerate(first.words)])
+    tfidf = context_bow_vectors([first, swapped, ours[50]], "tfidf")
+    assert tfidf.shape[:2] == (1, 3)
+    assert np.allclose(tfidf[0, 0], tfidf[0, 1])  # only the target differs
+    assert not np.allclose(tfidf[0, 0], tfidf[0, 2])
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["bank", "river", "the"], np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 1.0]],
+                                                       dtype=np.float32))
+    example = first._replace(words=["the", "river", "bank", "zyzzyva"], target=2)
+    assert np.allclose(context_bow_vectors([example], "glove", kv)[0, 0], [0.5, 0.5])
+    with pytest.raises(ValueError, match="kind"):
+        context_bow_vectors([example], "bert")
+    with pytest.raises(TypeError, match="keyed_vectors"):
+        context_bow_vectors([example], "glove")
+    with pytest.raises(ValueError, match="keyed_vectors"):
+        context_bow_vectors([example._replace(words=["zyzzyva", "bank"], target=1)], "glove", kv)
+
+
+def test_nn_sense_correct_averages_the_fold_seeds():
+    x, y = clusters(spread=2.0)
+    correct = nn_sense_correct(x, y, folds=5, seeds=[0, 1, 2])
+    by_seed = [nn_sense_predictions(x, y, 5, s) == np.array(y, dtype=object) for s in (0, 1, 2)]
+    assert np.allclose(correct, np.mean(by_seed, axis=0))
+    assert np.all(nn_sense_correct(*clusters()) == 1.0)
+    with pytest.raises(ValueError, match="seeds"):
+        nn_sense_correct(x, y, seeds=[])
+    with pytest.raises(ValueError, match="seeds"):
+        nn_sense_correct(x, y, seeds=[-1])
+
+
+def test_ratio_resamples_weigh_pairs_by_draws_and_leave_out_copies():
+    x, y = clusters(n_per_sense=5, spread=1.0, dim=4)
+    y = np.array(y, dtype=object)
+    samples = ratio_resamples(x, y, n_resamples=100, seed=3)
+    draws = np.random.default_rng(3).integers(0, len(y), size=(100, len(y)))
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for r in (0, 57):
+        idx = draws[r]
+        pairs = [(a, b) for p, a in enumerate(idx) for q, b in enumerate(idx) if p != q and a != b]
+        within = [1 - u[a] @ u[b] for a, b in pairs if y[a] == y[b]]
+        between = [1 - u[a] @ u[b] for a, b in pairs if y[a] != y[b]]
+        assert samples[r] == pytest.approx(np.mean(between) / np.mean(within))
+    assert np.allclose(samples, ratio_resamples(x * 7.0, y, n_resamples=100, seed=3))
+    assert np.all(ratio_resamples(np.ones((10, 3)), ["financial", "river"] * 5, 100) == 1.0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        ratio_resamples(x, y, n_resamples=10)
+
+
+def test_intervals_hold_the_estimate_and_are_exact_on_separable_vectors():
+    x, y = clusters(spread=1.0)
+    stacked = np.stack([np.ones_like(x), x])
+    table = separation_intervals(stacked, y, n_resamples=500)
+    assert list(table.columns) == ["ratio", "ratio_low", "ratio_high", "accuracy",
+                                   "accuracy_low", "accuracy_high"]
+    assert (table["ratio_low"] <= table["ratio"]).all()
+    assert (table["ratio"] <= table["ratio_high"]).all()
+    assert (table["accuracy_low"] <= table["accuracy"]).all()
+    assert (table["accuracy"] <= table["accuracy_high"]).all()
+    assert table.loc[0, "ratio_low"] == table.loc[0, "ratio_high"] == 1.0
+    sep = separation_intervals(np.stack([clusters()[0]]), clusters()[1], n_resamples=500)
+    assert sep.loc[0, "accuracy_low"] == sep.loc[0, "accuracy_high"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def middle_states(encoder, ours):
+    from tlbook.hidden_states import hidden_states_by_layer
+
+    model, tokenizer = encoder
+    keep = [e for e in ours if e.sense in MAIN_SENSES]
+    states = hidden_states_by_layer(model, tokenizer, [e.words for e in keep],
+                                    [e.target for e in keep])
+    return states[model.config.num_hidden_layers // 2], np.array([e.sense for e in keep])
+
+
+def test_shuffled_senses_give_chance_accuracy_and_a_ratio_of_one(middle_states):
+    vectors, senses = middle_states
+    assert nn_sense_correct(vectors, senses).mean() > 0.85  # the real labels separate
+    rng = np.random.default_rng(0)
+    accuracies, ratios = [], []
+    for _ in range(5):
+        shuffled = rng.permutation(senses)
+        accuracies.append(nn_sense_correct(vectors, shuffled).mean())
+        ratios.append(separation_ratio(vectors, shuffled))
+    # 88 balanced uses: one permutation's accuracy has sd ~0.05, the mean of five ~0.025
+    assert np.mean(accuracies) == pytest.approx(0.5, abs=0.08)
+    assert np.mean(ratios) == pytest.approx(1.0, abs=0.03)
+    table = separation_intervals(vectors[None], rng.permutation(senses), n_resamples=500)
+    assert table.loc[0, "ratio_low"] < 1.0 + 0.02 and table.loc[0, "accuracy_low"] < 0.62
+
+
+def test_gap_by_layer_is_zero_against_itself_and_resolved_against_noise():
+    x, y = clusters(spread=1.0)
+    stacked = np.stack([x, x])
+    same = gap_by_layer(stacked, stacked, y, n_resamples=500)
+    assert (same["accuracy_gap"] == 0).all() and not same["resolved"].any()
+    assert (same["ratio_low"] == 0).all() and (same["ratio_high"] == 0).all()
+    noise = np.random.default_rng(0).standard_normal((1,) + x.shape)
+    better = gap_by_layer(stacked, noise, y, n_resamples=500)  # one control layer for both
+    assert len(better) == 2 and better["resolved"].all()
+    assert (better["accuracy_low"] > 0).all() and (better["ratio_low"] > 0).all()
+    with pytest.raises(ValueError, match="control"):
+        gap_by_layer(np.stack([x, x, x]), stacked, y)
+
+
+def test_anisotropy_baseline_is_one_for_a_cone_and_near_zero_for_random_directions():
+    examples, states = small_examples()
+    examples, states = examples * 2, np.concatenate([states, states], axis=1)
+    states = np.abs(states) + 1.0  # every vector a positive multiple of (1, 1, 1)
+    senses = ["financial", "river"] * 2
+    targets = states[:, [1, 6, 11, 16]]
+    cone = anisotropy_by_layer(targets, senses, states, examples, n_pairs=200)
+    assert np.allclose(cone["random"], 1.0) and np.allclose(cone["between"], 1.0)
+    rng = np.random.default_rng(0)
+    spread = rng.standard_normal((1, states.shape[1], 500))
+    table = anisotropy_by_layer(spread[:, [1, 6, 11, 16]], senses, spread, examples, n_pairs=200)
+    assert abs(table.loc[0, "random"]) < 0.05
+    assert table.loc[0, "random_low"] <= table.loc[0, "random"] <= table.loc[0, "random_high"]
+    with pytest.raises(ValueError, match="layers"):
+        anisotropy_by_layer(targets, senses, states[:1], examples)
+    with pytest.raises(ValueError, match="n_pairs"):
+        anisotropy_by_layer(targets, senses, states, examples, n_pairs=5)
+
+
+def test_gap_figure_and_interval_bands():
+    x, y = clusters(spread=1.0)
+    stacked = np.stack([x, x])
+    gaps = {"a": gap_by_layer(stacked, stacked, y, n_resamples=200)}
+    fig = plot_gap_by_layer(gaps, colors={"a": "black"})
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="gaps"):
+        plot_gap_by_layer({})
+    with pytest.raises(TypeError, match="gap_by_layer"):
+        plot_gap_by_layer({"a": separation_by_layer(stacked, y)})
+    with pytest.raises(ValueError, match="colors"):
+        plot_gap_by_layer(gaps, colors={"b": "red"})
+    banded = separation_intervals(stacked, y, n_resamples=200)
+    fig = plot_separation_by_layer({"a": banded, "b": banded.iloc[:1]})
+    assert len(fig.axes[0].collections) >= 1  # the shaded interval band
+
+
+def test_sense_colours_stay_apart_for_red_green_colour_blindness():
+    """Machado et al. (2009) protanopia and deuteranopia, full severity, on
+    linear RGB; CIE76 distance in Lab. A difference under ~10 is hard to see
+    in small markers."""
+    from tlbook.runtime import COLORS
+
+    machado = {"protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                              [-0.003882, -0.048116, 1.051998]],
+               "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                                [-0.011820, 0.042940, 0.968881]],
+               "normal": np.eye(3)}
+
+    def lab(hex_colour, matrix):
+        srgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+        linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+        linear = np.clip(np.asarray(matrix) @ linear, 0, 1)
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                        [0.0193, 0.1192, 0.9505]]) @ linear / [0.9505, 1.0, 1.089]
+        f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+    for matrix in machado.values():
+        assert np.linalg.norm(lab(COLORS["financial"], matrix) - lab(COLORS["river"], matrix)) > 40
+        # chapters draw the senses beside these colours
+        for other in ("other", "pretrained", "scratch", "full", "lora"):
+            for sense in ("financial", "river"):
+                assert np.linalg.norm(lab(COLORS[sense], matrix)
+                                      - lab(COLORS[other], matrix)) > 10, (sense, other)

@@ -27,8 +27,11 @@ __all__ = ["setup", "Runtime", "seed_everything", "default_device", "COLORS"]
 COLORS = {
     "pretrained": "#1f77b4",  # transfer / pretrained features
     "scratch": "#d62728",  # from-scratch baselines (TF-IDF, random init)
-    "financial": "#2ca02c",  # "bank" as an institution
-    "river": "#8c564b",  # "bank" as a river side
+    # The two senses of "bank": Okabe-Ito sky blue and vermillion, told apart
+    # with red-green colour blindness and from the other colours they share
+    # figures with.
+    "financial": "#56B4E9",  # "bank" as an institution
+    "river": "#D55E00",  # "bank" as a river side
     "other": "#7f7f7f",
     "lora": "#9467bd",
     "full": "#ff7f0e",

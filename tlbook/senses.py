@@ -17,10 +17,19 @@ far those per-use vectors sort themselves by meaning:
 4. :func:`nn_sense_predictions`, :func:`nn_sense_accuracy`,
    :func:`separation_by_layer` -- a 1-nearest-neighbour word-sense classifier
    under stratified cross-validation, per layer;
-5. :class:`SenseClassifier` -- the same rule fitted on one encoder layer,
+5. :func:`nn_sense_correct`, :func:`ratio_resamples`,
+   :func:`separation_intervals` -- the same measures averaged over fold seeds
+   and with bootstrap intervals over the sentences;
+6. :func:`control_vectors`, :func:`context_bow_vectors`, :func:`gap_by_layer`
+   -- controls from the same sentences (the other words, the full stop, a bag
+   of the context words) and the target's gap over them, with intervals;
+7. :func:`anisotropy_by_layer` -- the cosines of the target next to those of
+   random word pairs;
+8. :class:`SenseClassifier` -- the 1-NN rule fitted on one encoder layer,
    for sentences a reader types in;
-6. :func:`plot_pca_by_layer`, :func:`plot_separation_by_layer` -- the
-   chapter's figures, in the book's sense colours.
+9. :func:`plot_pca_by_layer`, :func:`plot_separation_by_layer`,
+   :func:`plot_gap_by_layer` -- the chapter's figures, in the book's sense
+   colours.
 
 Distances are cosine distances, ``1 - cos(u, v)``, throughout: they ignore a
 vector's length, which in transformer layers varies with things other than
@@ -54,9 +63,18 @@ __all__ = [
     "nn_sense_predictions",
     "nn_sense_accuracy",
     "separation_by_layer",
+    "CONTROLS",
+    "control_vectors",
+    "context_bow_vectors",
+    "nn_sense_correct",
+    "ratio_resamples",
+    "separation_intervals",
+    "gap_by_layer",
+    "anisotropy_by_layer",
     "SenseClassifier",
     "plot_pca_by_layer",
     "plot_separation_by_layer",
+    "plot_gap_by_layer",
 ]
 
 SENSES: tuple[str, ...] = ("financial", "river", "other")
@@ -460,6 +478,359 @@ def separation_by_layer(vectors, senses: Sequence[str], folds: int = 5, seed: in
     return pd.DataFrame(rows).set_index("layer")
 
 
+# ------------------------------------------------------------------ controls and intervals
+
+CONTROLS: tuple[str, ...] = ("mean", "last")
+"""Control vectors taken from the same sentences as the target:
+``"mean"``, the mean of the vectors of every other word of the sentence
+(what the sentence is about), and ``"last"``, the vector of its last token
+(the closing full stop in our sentences: a token with no topic of its own,
+which sees the same context as the target)."""
+
+_SEEDS = (0, 1, 2, 3, 4)
+
+
+def _check_word_states(states, examples) -> np.ndarray:
+    _check_examples(examples)
+    x = np.asarray(states)
+    total = sum(len(e.words) for e in examples)
+    if x.ndim != 3 or x.shape[1] != total:
+        raise ValueError(f"states must have shape (n_layers, n_words, dim) with one row per word "
+                         f"of the examples ({total}), got shape {x.shape}")
+    return x
+
+
+def control_vectors(states, examples: Sequence[SenseExample], control: str = "mean") -> np.ndarray:
+    """Vectors of another part of each example's sentence, every layer.
+
+    A control for the target's vectors: if the sentence's topic alone sorts
+    the senses, a vector that holds the topic but not the target separates
+    them as well as the target's does.
+
+    Args:
+        states: ``(n_layers, n_words, dim)``, the vector of every word of every
+            example in sentence order, then word order
+            (:func:`tlbook.hidden_states.hidden_states_by_layer` with
+            ``targets=None``, or the biLM's per-sentence arrays concatenated
+            along axis 1).
+        examples: the sentences.
+        control: one of :data:`CONTROLS`.
+
+    Returns:
+        float32 array ``(n_layers, n_examples, dim)``.
+
+    Raises:
+        ValueError: ``states`` without one row per word, ``control`` unknown,
+            a sentence with no word besides its target (``"mean"``) or whose
+            last word is its target (``"last"``).
+    """
+    x = _check_word_states(states, examples)
+    _v.one_of("control", control, CONTROLS)
+    out, start = [], 0
+    for i, e in enumerate(examples):
+        words = x[:, start:start + len(e.words)]
+        start += len(e.words)
+        others = [k for k in range(len(e.words)) if k != e.target]
+        if control == "last" and e.target == len(e.words) - 1:
+            raise ValueError(f"examples[{i}] ends with its target: 'last' has no other token")
+        if not others:
+            raise ValueError(f"examples[{i}] has no word besides its target")
+        out.append(words[:, others].mean(axis=1) if control == "mean" else words[:, -1])
+    return np.stack(out, axis=1).astype(np.float32)
+
+
+def context_bow_vectors(examples: Sequence[SenseExample], kind: str = "tfidf",
+                        keyed_vectors=None) -> np.ndarray:
+    """A bag of the context words of each example, without the target.
+
+    ``"tfidf"``: scikit-learn's TF-IDF of the lower-cased words other than the
+    target, fitted on these examples (every word counts, none are dropped as
+    stop words). ``"glove"``: the mean static vector of those context words the
+    table knows. Neither knows the order of the words nor which sense
+    "bank" has: they ask how far the words around it give the sense away.
+
+    Args:
+        examples: the sentences.
+        kind: ``"tfidf"`` or ``"glove"``.
+        keyed_vectors: a gensim ``KeyedVectors``, needed for ``"glove"``.
+
+    Returns:
+        float32 array ``(1, n_examples, dim)``, one "layer" as for
+        :func:`glove_target_vectors`.
+
+    Raises:
+        ValueError: ``kind`` unknown, ``examples`` empty or not records, a
+            sentence with no context word (``"tfidf"``) or none the table
+            knows (``"glove"``).
+        TypeError: ``kind="glove"`` without a ``KeyedVectors``.
+    """
+    _v.one_of("kind", kind, ("tfidf", "glove"))
+    _check_examples(examples)
+    contexts = [[w.lower() for k, w in enumerate(e.words) if k != e.target] for e in examples]
+    if kind == "tfidf":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if not all(contexts):
+            raise ValueError("examples must have at least one word besides the target")
+        vectorizer = TfidfVectorizer(analyzer=lambda words: words)
+        return vectorizer.fit_transform(contexts).toarray()[None].astype(np.float32)
+    if not hasattr(keyed_vectors, "key_to_index"):
+        raise _v.ArgumentTypeError(f"keyed_vectors must be a gensim KeyedVectors for "
+                                   f"kind='glove', got {type(keyed_vectors).__name__}")
+    rows = []
+    for i, words in enumerate(contexts):
+        known = [keyed_vectors[w] for w in words if w in keyed_vectors.key_to_index]
+        if not known:
+            raise ValueError(f"examples[{i}] has no context word that keyed_vectors knows")
+        rows.append(np.mean(known, axis=0))
+    return np.stack(rows)[None].astype(np.float32)
+
+
+def _check_seeds(seeds) -> list[int]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ValueError(f"seeds must be a non-empty list of fold seeds, got {seeds!r}")
+    for s in seeds:
+        _v.integer("seeds[i]", s, 0, 2**32 - 1, rule="a non-negative int below 2**32")
+    return [int(s) for s in seeds]
+
+
+def nn_sense_correct(vectors, senses: Sequence[str], folds: int = 5,
+                     seeds: Sequence[int] = _SEEDS) -> np.ndarray:
+    """Per example, the share of fold seeds under which its cross-validated
+    1-NN sense (:func:`nn_sense_predictions`) is right.
+
+    Each seed shuffles the examples into other folds; averaging over seeds
+    takes out the luck of one split, and the result, one number per example,
+    can be bootstrapped over examples (:func:`tlbook.stats.bootstrap_interval`)
+    or compared example by example (:func:`tlbook.stats.paired_bootstrap`).
+
+    Args:
+        vectors: ``(n_examples, dim)``.
+        senses: ``n_examples`` labels.
+        folds: as in :func:`nn_sense_predictions`.
+        seeds: the fold seeds (the book uses five).
+
+    Returns:
+        float64 array ``(n_examples,)`` with values in ``[0, 1]``; its mean is
+        the accuracy averaged over the seeds.
+    """
+    seeds = _check_seeds(seeds)
+    y = np.asarray(senses, dtype=object)
+    return np.mean([nn_sense_predictions(vectors, senses, folds, s) == y for s in seeds], axis=0)
+
+
+def _resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """``(n_resamples, n)``: how often each example is drawn in each bootstrap sample."""
+    _v.integer("n_resamples", n_resamples, 100)
+    _v.integer("seed", seed, 0, rule="a non-negative int")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    return np.stack([np.bincount(row, minlength=n) for row in draws]).astype(np.float64)
+
+
+def ratio_resamples(vectors, senses: Sequence[str], n_resamples: int = 2000,
+                    seed: int = 0) -> np.ndarray:
+    """The separation ratio on bootstrap samples of the examples.
+
+    Each sample draws ``n_examples`` examples with replacement; the ratio is
+    that of :func:`separation_ratio` with every pair weighted by how often its
+    two examples were drawn. A pair of an example with a copy of itself is
+    left out, as the diagonal is: a copy is not a second use of the sense.
+    The same ``seed`` draws the same samples for any vectors of the same
+    examples, so two kinds of vectors can be compared sample by sample.
+
+    Args:
+        vectors: ``(n_examples, dim)``.
+        senses: ``n_examples`` labels (as for :func:`separation_ratio`).
+        n_resamples: how many samples (>= 100).
+        seed: seed of the draws.
+
+    Returns:
+        float64 array ``(n_resamples,)``; a sample that holds no same-sense
+        pair (vanishingly rare) gives ``nan``.
+    """
+    x, y = _as_matrix(vectors, senses)
+    separation_ratio(x, y)  # validates the labels
+    u = _unit_rows(x)
+    dist = np.clip(1.0 - u @ u.T, 0.0, 2.0)
+    same = (y[:, None] == y[None, :]) & ~np.eye(len(y), dtype=bool)
+    between = (y[:, None] != y[None, :]).astype(np.float64)
+    counts = _resample_counts(len(y), n_resamples, seed)
+
+    def weighted_mean(mask):
+        weight = np.einsum("ri,ij,rj->r", counts, mask, counts)
+        total = np.einsum("ri,ij,rj->r", counts, mask * dist, counts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return total / weight
+
+    within_d, between_d = weighted_mean(same.astype(np.float64)), weighted_mean(between)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = between_d / within_d
+    ratio[within_d <= _SAME] = np.where(between_d[within_d <= _SAME] <= _SAME, 1.0, np.inf)
+    return ratio
+
+
+def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
+    low, high = np.nanquantile(samples, [0.5 - level / 2, 0.5 + level / 2])
+    return float(low), float(high)
+
+
+def _layers_and_keep(vectors, senses, include):
+    x = np.asarray(vectors)
+    if x.ndim != 3:
+        raise ValueError(f"vectors must have shape (n_layers, n_examples, dim), got {x.shape}")
+    y = np.asarray(senses, dtype=object)
+    if len(y) != x.shape[1]:
+        raise ValueError(f"senses must have one label per example ({x.shape[1]}), got {len(y)}")
+    if isinstance(include, str) or not set(include) <= set(SENSES):
+        raise ValueError(f"include must be a list of senses from {SENSES}, got {include!r}")
+    keep = np.isin(y.astype(str), list(include))
+    return x[:, keep], y[keep]
+
+
+def separation_intervals(vectors, senses: Sequence[str], folds: int = 5,
+                         seeds: Sequence[int] = _SEEDS, include: Sequence[str] = MAIN_SENSES,
+                         level: float = 0.95, n_resamples: int = 2000, seed: int = 0):
+    """:func:`separation_by_layer` with intervals.
+
+    The accuracy is averaged over the fold ``seeds`` (:func:`nn_sense_correct`)
+    and its interval is a bootstrap over examples
+    (:func:`tlbook.stats.bootstrap_interval`); the ratio's interval is the
+    percentile interval of :func:`ratio_resamples`.
+
+    Args:
+        vectors: ``(n_layers, n_examples, dim)``.
+        senses: ``n_examples`` labels.
+        folds, seeds: as in :func:`nn_sense_correct`.
+        include: the senses compared (as in :func:`separation_by_layer`).
+        level: confidence level of the intervals.
+        n_resamples, seed: the bootstrap.
+
+    Returns:
+        ``pandas.DataFrame`` indexed by ``layer`` with columns ``ratio``,
+        ``ratio_low``, ``ratio_high``, ``accuracy``, ``accuracy_low``,
+        ``accuracy_high``.
+    """
+    import pandas as pd
+
+    from .stats import bootstrap_interval
+
+    _v.probability("level", level, include_one=False, rule="a number in (0, 1)")
+    x, y = _layers_and_keep(vectors, senses, include)
+    rows = []
+    for layer, xl in enumerate(x):
+        acc = bootstrap_interval(nn_sense_correct(xl, y, folds, seeds), level, n_resamples, seed)
+        low, high = _percentiles(ratio_resamples(xl, y, n_resamples, seed), level)
+        rows.append({"layer": layer, "ratio": separation_ratio(xl, y), "ratio_low": low,
+                     "ratio_high": high, "accuracy": acc.mean, "accuracy_low": acc.low,
+                     "accuracy_high": acc.high})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def gap_by_layer(vectors, control, senses: Sequence[str], folds: int = 5,
+                 seeds: Sequence[int] = _SEEDS, include: Sequence[str] = MAIN_SENSES,
+                 level: float = 0.95, n_resamples: int = 2000, seed: int = 0):
+    """How much better the target's vectors separate the senses than a control's.
+
+    Both kinds of vectors belong to the same examples, so the comparison is
+    paired: the accuracy gap is :func:`tlbook.stats.paired_bootstrap` of the
+    per-example correctness (:func:`nn_sense_correct`, same folds and seeds),
+    the ratio gap the percentile interval of the differences of
+    :func:`ratio_resamples` on the same bootstrap samples.
+
+    Args:
+        vectors: ``(n_layers, n_examples, dim)``, e.g. the target's.
+        control: the control's vectors, ``(n_layers, n_examples, dim2)`` layer
+            for layer, or ``(1, n_examples, dim2)`` (a bag of words) compared
+            with every layer.
+        senses, folds, seeds, include, level, n_resamples, seed: as in
+            :func:`separation_intervals`.
+
+    Returns:
+        ``pandas.DataFrame`` indexed by ``layer`` with columns ``accuracy_gap``,
+        ``accuracy_low``, ``accuracy_high``, ``ratio_gap``, ``ratio_low``,
+        ``ratio_high`` (target minus control) and ``resolved`` (the accuracy
+        interval excludes 0).
+    """
+    import pandas as pd
+
+    from .stats import paired_bootstrap, resolved
+
+    _v.probability("level", level, include_one=False, rule="a number in (0, 1)")
+    x, y = _layers_and_keep(vectors, senses, include)
+    c, _ = _layers_and_keep(control, senses, include)
+    if len(c) not in (1, len(x)):
+        raise ValueError(f"control must have 1 layer or as many as vectors ({len(x)}), "
+                         f"got {len(c)}")
+    rows = []
+    for layer, xl in enumerate(x):
+        cl = c[0] if len(c) == 1 else c[layer]
+        acc = paired_bootstrap(nn_sense_correct(xl, y, folds, seeds),
+                               nn_sense_correct(cl, y, folds, seeds), level, n_resamples, seed)
+        diff = (ratio_resamples(xl, y, n_resamples, seed)
+                - ratio_resamples(cl, y, n_resamples, seed))
+        low, high = _percentiles(diff, level)
+        rows.append({"layer": layer, "accuracy_gap": acc.diff, "accuracy_low": acc.low,
+                     "accuracy_high": acc.high,
+                     "ratio_gap": separation_ratio(xl, y) - separation_ratio(cl, y),
+                     "ratio_low": low, "ratio_high": high, "resolved": resolved(acc)})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def anisotropy_by_layer(vectors, senses: Sequence[str], states, examples: Sequence[SenseExample],
+                        n_pairs: int = 2000, level: float = 0.95, seed: int = 0,
+                        include: Sequence[str] = MAIN_SENSES):
+    """Mean cosines of the target's vectors next to a random-pair baseline.
+
+    In many contextual models all vectors of a layer crowd into a narrow
+    cone, so even unrelated words have a high cosine (Ethayarajh 2019). A
+    cosine between two uses of "bank" means something only against that
+    baseline: here, the cosine of ``n_pairs`` random pairs of words from two
+    different sentences, with a bootstrap interval over the pairs.
+
+    Args:
+        vectors: ``(n_layers, n_examples, dim)``, the targets' vectors.
+        senses: ``n_examples`` labels.
+        states: ``(n_layers, n_words, dim)``, every word of the examples (as for
+            :func:`control_vectors`).
+        examples: the sentences of ``states``.
+        n_pairs: random pairs per layer (>= 100).
+        level, seed: the interval and the draw of the pairs.
+        include: the senses whose within- and between-sense cosines are shown.
+
+    Returns:
+        ``pandas.DataFrame`` indexed by ``layer`` with columns ``within``,
+        ``between`` (mean cosine of same-sense and different-sense pairs of
+        targets), ``random``, ``random_low``, ``random_high``.
+    """
+    import pandas as pd
+
+    from .stats import bootstrap_interval
+
+    w = _check_word_states(states, examples)
+    x, y = _layers_and_keep(vectors, senses, include)
+    if len(w) != len(x):
+        raise ValueError(f"states must have as many layers as vectors ({len(x)}), got {len(w)}")
+    separation_ratio(x[0], y)  # validates the labels: two senses, within-sense pairs
+    _v.integer("n_pairs", n_pairs, 100)
+    _v.integer("seed", seed, 0, rule="a non-negative int")
+    sentence = np.repeat(np.arange(len(examples)), [len(e.words) for e in examples])
+    rng = np.random.default_rng(seed)
+    first, second = rng.integers(0, len(sentence), (2, 4 * n_pairs))
+    apart = sentence[first] != sentence[second]
+    first, second = first[apart][:n_pairs], second[apart][:n_pairs]
+    same = (y[:, None] == y[None, :]) & ~np.eye(len(y), dtype=bool)
+    rows = []
+    for layer, (xl, wl) in enumerate(zip(x, w)):
+        u, v = _unit_rows(xl.astype(np.float64)), _unit_rows(wl.astype(np.float64))
+        cos = u @ u.T
+        rand = bootstrap_interval(np.sum(v[first] * v[second], axis=1), level, seed=seed)
+        rows.append({"layer": layer, "within": cos[same].mean(),
+                     "between": cos[y[:, None] != y[None, :]].mean(), "random": rand.mean,
+                     "random_low": rand.low, "random_high": rand.high})
+    return pd.DataFrame(rows).set_index("layer")
+
+
 # ------------------------------------------------------------------ classifier
 
 
@@ -660,9 +1031,10 @@ def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, 
     """1-NN accuracy (left) and separation ratio (right) against layer.
 
     Args:
-        tables: model name -> :func:`separation_by_layer` table. A table with
-            a single row (a static embedding) is drawn as a dashed horizontal
-            line across all layers.
+        tables: model name -> :func:`separation_by_layer` or
+            :func:`separation_intervals` table; the intervals of the latter
+            are drawn as shaded bands. A table with a single row (a static
+            embedding) is drawn as a dashed horizontal line across all layers.
         colors: colour per model name (default: matplotlib's cycle).
         chance: dotted line on the accuracy panel (``None`` for none).
         title: the figure title.
@@ -695,17 +1067,26 @@ def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, 
     for i, (name, table) in enumerate(tables.items()):
         color = colors.get(name, f"C{i}")
         for ax, column in ((ax_acc, "accuracy"), (ax_ratio, "ratio")):
+            banded = f"{column}_low" in table.columns and f"{column}_high" in table.columns
             if len(table) == 1:
                 style = {"ls": "--", **styles.get(name, {})}
                 ax.axhline(table[column].iloc[0], color=color, label=name, **style)
+                if banded:
+                    ax.axhspan(table[f"{column}_low"].iloc[0], table[f"{column}_high"].iloc[0],
+                               color=color, alpha=0.12, lw=0)
             else:
                 style = {"marker": "o", "ms": 4, **styles.get(name, {})}
                 ax.plot(table.index, table[column], color=color, label=name, **style)
+                if banded:
+                    ax.fill_between(table.index, table[f"{column}_low"],
+                                    table[f"{column}_high"], color=color, alpha=0.15, lw=0)
     if chance is not None:
         ax_acc.axhline(chance, ls=":", color="black", lw=1, label="chance")
-    low = min(min(t["accuracy"].min() for t in tables.values()), chance or 1.0)
+    low = min(min(t.get("accuracy_low", t["accuracy"]).min() for t in tables.values()),
+              chance or 1.0)
     ax_acc.set_ylim(min(0.4, low - 0.05), 1.02)
-    ax_ratio.set_ylim(bottom=min(0.9, min(t["ratio"].min() for t in tables.values()) - 0.1))
+    ax_ratio.set_ylim(bottom=min(0.9, min(t.get("ratio_low", t["ratio"]).min()
+                                          for t in tables.values()) - 0.1))
     ax_acc.set_ylabel("1-NN accuracy (cross-validated)")
     ax_acc.set_title("Nearest-neighbour sense accuracy", fontsize=10)
     ax_ratio.set_ylabel("between / within cosine distance")
@@ -714,6 +1095,55 @@ def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, 
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_xticks(range(depth))
     ax_acc.legend(loc="center right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gap_by_layer(gaps: Mapping[str, object], colors: Mapping[str, str] | None = None,
+                      title: str = "'bank' minus a control from the same sentences"):
+    """Accuracy gap (left) and ratio gap (right) against layer, with intervals.
+
+    Args:
+        gaps: control name -> :func:`gap_by_layer` table.
+        colors: colour per control name (default: matplotlib's cycle).
+        title: the figure title.
+
+    Returns:
+        The matplotlib figure. A dotted line marks 0 (no gap); a gap whose
+        interval crosses it is not resolved.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(gaps, Mapping) or not gaps:
+        raise ValueError("gaps must be a non-empty dict of name -> gap_by_layer table")
+    for label, table in gaps.items():
+        if not all(c in getattr(table, "columns", ()) for c in ("accuracy_gap", "ratio_gap")):
+            raise _v.ArgumentTypeError(f"gaps[{label!r}] must be a gap_by_layer table "
+                                       f"(columns 'accuracy_gap' and 'ratio_gap'), got "
+                                       f"{type(table).__name__}")
+    _v.string("title", title, allow_empty=True)
+    colors = colors or {}
+    unknown = sorted(set(colors) - set(gaps))
+    if unknown:
+        raise ValueError(f"colors must name controls in gaps {list(gaps)}, got {unknown}")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    offsets = np.linspace(-0.15, 0.15, len(gaps)) if len(gaps) > 1 else [0.0]
+    for i, (name, table) in enumerate(gaps.items()):
+        x = np.asarray(table.index, dtype=float) + offsets[i]
+        for ax, column in zip(axes, ("accuracy", "ratio")):
+            mid = table[f"{column}_gap"].to_numpy()
+            err = [mid - table[f"{column}_low"].to_numpy(), table[f"{column}_high"].to_numpy() - mid]
+            ax.errorbar(x, mid, yerr=err, color=colors.get(name, f"C{i}"), marker="o", ms=4,
+                        capsize=3, label=name)
+    for ax, what in zip(axes, ("1-NN accuracy", "separation ratio")):
+        ax.axhline(0, ls=":", color="black", lw=1)
+        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_ylabel(f"{what}: 'bank' minus control")
+        ax.set_xticks(range(max(len(t) for t in gaps.values())))
+    axes[0].set_title("Accuracy gap (paired bootstrap interval)", fontsize=10)
+    axes[1].set_title("Ratio gap (paired bootstrap interval)", fontsize=10)
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
