@@ -3,7 +3,7 @@
 Imported by the chapter's set-up cell (``import tlbook._exercises_ch5``).
 Expected values are computed here from the same data and code the chapter
 uses (:func:`tlbook.probing.probing_split` with its defaults, control labels
-with seed 0), never pasted in.
+of the train, dev and test words with seed 0), never pasted in.
 """
 
 from __future__ import annotations
@@ -67,17 +67,20 @@ def _lookup(answer: Any) -> bool:
 
 
 @register("5.3", hint="Apply the lookup table of exercise 5.2 to the control labels of the "
-                      "training and test words (control_labels over both splits, seed 0).")
+                      "training and test words (control_labels over the three splits, seed 0).")
 def _lookup_control(answer: Any) -> bool:
     def expected():
         import numpy as np
 
-        from .probing import control_labels, type_lookup_accuracy
+        from .probing import control_labels, probing_split, type_lookup_accuracy
 
-        train, test = _split()
-        control = control_labels(train.words + test.words,
-                                 np.concatenate([train.tags, test.tags]), seed=CONTROL_SEED)
+        split = probing_split()
+        sides = [split[side] for side in ("train", "dev", "test")]
+        control = control_labels([w for s in sides for w in s.words],
+                                 np.concatenate([s.tags for s in sides]), seed=CONTROL_SEED)
+        train, test = split["train"], split["test"]
         n = len(train.words)
-        return type_lookup_accuracy(train.words, control[:n], test.words, control[n:])
+        return type_lookup_accuracy(train.words, control[:n], test.words,
+                                    control[n + len(split["dev"].words):])
 
     return close_to(expected, tol=5e-4)(answer)

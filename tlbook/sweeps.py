@@ -122,6 +122,23 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         metrics=("accuracy", "validation", "steps", "best_step", "stopped_early", "correct"),
         threads=2,
     ),
+    Sweep(
+        name="ch5-probes",
+        cell="tlbook.probing:probe_cell",
+        # Every layer but of the random init, whose three initialisations would triple
+        # the cost: the embeddings, the middle and the top. GloVe last: its cell is the
+        # cheap one the tests re-run.
+        grid=tuple({"representation": r, "layer": k}
+                   for r, layers in (("encoder", range(7)), ("encoder, random init", (0, 3, 6)),
+                                     ("biLM", range(3)), ("GloVe", (0,)))
+                   for k in layers),
+        seeds=(0, 1, 2),
+        tolerance=0.003,
+        chapter="Layer probing",
+        description="linear POS and control-task probes at four capacities (C) on the layers "
+                    "of the encoder, a random-init encoder, the biLM and GloVe",
+        metrics=("control dev C=0.1", "control test C=0.1", "iterations"),
+    ),
 ]}
 
 
