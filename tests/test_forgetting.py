@@ -100,6 +100,11 @@ def test_layer_cka_one_value_per_layer():
     assert out.shape == (3,)
     assert out[:2] == pytest.approx([1.0, 1.0])
     assert out[2] < 1.0
+    unbiased = layer_cka(a, b, debiased=True)
+    assert unbiased[:2] == pytest.approx([1.0, 1.0])
+    assert unbiased[2] == pytest.approx(debiased_cka(a[2], b[2]))
+    with pytest.raises(TypeError, match="debiased"):
+        layer_cka(a, b, debiased="yes")
     with pytest.raises(ValueError, match="same, non-zero number of layers"):
         layer_cka(a, a[:2])
     with pytest.raises(TypeError, match="states_a"):

@@ -73,13 +73,13 @@ def _l2sp_by_hand(answer: Any) -> bool:
 
 @register("8.3", hint="Take the hidden states of the pretrained encoder (model.bert) for the "
                       "first 60 test sentences, split into words, and compare index 0 with "
-                      "index 6 using linear_cka.")
+                      "index 6 using debiased_cka.")
 def _embedding_vs_top_layer(answer: Any) -> bool:
     def expected():
         import torch
 
         from .data import first_rows, load_movie_sentiment
-        from .forgetting import linear_cka
+        from .forgetting import debiased_cka
         from .hidden_states import hidden_states_by_layer
         from .models import load_encoder
 
@@ -87,7 +87,7 @@ def _embedding_vs_top_layer(answer: Any) -> bool:
         model, tok = load_encoder()
         texts = first_rows(load_movie_sentiment()["test"], N_SENTENCES)["text"]
         states = hidden_states_by_layer(model, tok, [t.split() for t in texts])
-        return linear_cka(states[0], states[-1])
+        return debiased_cka(states[0], states[-1])
 
     return close_to(expected, tol=0.005)(answer)
 

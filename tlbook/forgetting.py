@@ -173,16 +173,18 @@ def debiased_cka(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> 
     return float(_unbiased_hsic(k, l_) / np.sqrt(hsic_xx * hsic_yy))
 
 
-def layer_cka(states_a, states_b) -> np.ndarray:
+def layer_cka(states_a, states_b, debiased: bool = False) -> np.ndarray:
     """Linear CKA layer by layer between two models' states of the same inputs.
 
     Args:
         states_a, states_b: ``(n_layers, n, hidden)`` arrays (as returned by
             :func:`tlbook.hidden_states.hidden_states_by_layer`) or sequences
             of ``(n, d)`` matrices, one per layer; the same number of layers.
+        debiased: use :func:`debiased_cka` instead of :func:`linear_cka`.
 
     Returns:
-        float64 array ``(n_layers,)``: ``linear_cka(states_a[i], states_b[i])``.
+        float64 array ``(n_layers,)``: ``linear_cka(states_a[i], states_b[i])``
+        (or ``debiased_cka``).
 
     Raises:
         ValueError: the numbers of layers differ or are zero (and whatever
@@ -195,7 +197,10 @@ def layer_cka(states_a, states_b) -> np.ndarray:
     if len(states_a) != len(states_b) or len(states_a) == 0:
         raise ValueError(f"states_a and states_b must have the same, non-zero number of layers; "
                          f"got {len(states_a)} and {len(states_b)}")
-    return np.array([linear_cka(a, b) for a, b in zip(states_a, states_b)])
+    if not isinstance(debiased, bool):
+        raise TypeError(f"debiased must be True or False, got {debiased!r}")
+    cka = debiased_cka if debiased else linear_cka
+    return np.array([cka(a, b) for a, b in zip(states_a, states_b)])
 
 
 # ------------------------------------------------------------------ mitigations
