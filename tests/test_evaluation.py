@@ -202,3 +202,18 @@ def test_paired_seed_difference_unresolved_when_signs_disagree():
 def test_bad_arguments_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_spam_splits_follow_the_profile_and_spam_run_checks_its_arguments():
+    from tlbook.evaluation import spam_run, spam_splits
+    from tlbook.profiles import get_profile
+
+    sizes = get_profile("lite").sizes
+    train, validation, test = spam_splits("lite")
+    assert (len(train), len(validation), len(test)) == \
+        (sizes["spam_train"], sizes["spam_validation"], sizes["spam_test"])
+    assert set(np.unique(train["label"])) == {0, 1}
+    with pytest.raises(ValueError, match="seed"):
+        spam_run(-1, False)
+    with pytest.raises(TypeError, match="weighted"):
+        spam_run(0, "yes")

@@ -111,6 +111,31 @@ def test_a_per_item_metric_is_checked_by_the_share_of_items_that_differ(monkeypa
     assert sweeps.check_cell("items", 0) == ["correct: 4.0% of the 50 items differ from the record"]
 
 
+def probabilities_cell(config: dict, seed: int) -> dict:
+    """A real per-item metric of real numbers: 40 seeded probabilities."""
+    return {"p": [float(x) for x in np.random.default_rng(seed).random(40)]}
+
+
+def test_per_item_real_numbers_may_move_by_the_item_tolerance(monkeypatch, tmp_path):
+    monkeypatch.setattr(sweeps, "RECORDS", tmp_path)
+    sweep = sweeps.Sweep(name="probs", cell="test_sweeps:probabilities_cell", grid=({},),
+                         seeds=(0,), tolerance=0.03, item_tolerance=0.01, chapter="none",
+                         description="test")
+    monkeypatch.setitem(sweeps.SWEEPS, "probs", sweep)
+    path = sweeps.run("probs", progress=False)
+    record = json.loads(path.read_text())
+    p = record["results"][0]["metrics"]["p"]
+    for i in range(10):
+        p[i] += 0.009  # a quarter of the items move, each within the item tolerance
+    p[10] += 0.02  # one item (2.5%) moves further: within the share tolerance
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("probs", 0) == []
+    p[11] -= 0.02  # two (5%) are too many
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("probs", 0) == \
+        ["p: 5.0% of the 40 items differ from the record by more than 0.01"]
+
+
 def test_the_strategy_grid_matches_the_profile_and_the_strategies():
     """sweeps keeps its own copy of lite's learning rate (no torch on import)."""
     from tlbook.profiles import get_profile

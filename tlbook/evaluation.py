@@ -19,6 +19,10 @@ binary classifier's probabilities have to become decisions:
   set does not repeat its training set.
 - :func:`paired_seed_difference` compares two systems trained on the same
   seeds through their per-seed differences.
+- :func:`spam_splits` and :func:`spam_run` are the section's experiment, a
+  fresh encoder fine-tuned on the spam training messages with or without
+  class weights; :func:`spam_cell` is one cell of the recorded sweep
+  ``ch4b-class-weights`` (:mod:`tlbook.sweeps`).
 
 Probabilities ``probs`` are either ``(n,)`` values of p(positive) or the
 ``(n, num_labels)`` output of :func:`tlbook.finetune.predict`, as each
@@ -37,7 +41,8 @@ from . import _validate as _v
 
 __all__ = ["metrics_at", "threshold_for_recall", "threshold_for_f1", "threshold_curve",
            "weighted_threshold", "confusion_table", "cross_entropy", "highest_loss",
-           "excerpt", "normalise_text", "shingles", "near_duplicates",
+           "excerpt", "normalise_text", "shingles", "near_duplicates", "SPAM_LR", "spam_splits",
+           "spam_run", "spam_cell",
            "paired_seed_difference"]
 
 
@@ -389,3 +394,73 @@ def paired_seed_difference(a: Sequence[float], b: Sequence[float], level: float 
     else:
         p = float(2 * sps.t.sf(abs(iv.mean) / iv.se, df=len(d) - 1))
     return Difference(iv.mean, iv.low, iv.high, p, len(d), iv.level, "paired over seeds")
+
+
+# ------------------------------------------------------------------ the section's experiment
+
+SPAM_LR = 1.5e-4
+"""Peak learning rate of the spam fine-tuning runs (one epoch, batch 16)."""
+
+
+def spam_splits(profile: str | None = None):
+    """The spam messages the section uses: the first ``spam_train``,
+    ``spam_validation`` and ``spam_test`` rows of each split (sizes from the
+    profile), as ``(train, validation, test)`` datasets."""
+    from .data import first_rows, load_spam
+    from .profiles import get_profile
+
+    sizes = get_profile(profile).sizes
+    spam = load_spam()
+    return tuple(first_rows(spam[split], sizes[f"spam_{split}"])
+                 for split in ("train", "validation", "test"))
+
+
+def spam_run(seed: int, weighted: bool, profile: str | None = None) -> dict:
+    """A fresh encoder fine-tuned on the spam training messages, and its
+    p(spam) on the validation and test messages.
+
+    One epoch at :data:`SPAM_LR`, batch 16, inputs cut to the profile's
+    ``spam_max_length`` tokens; ``weighted`` uses the class weights of the
+    training labels (:func:`tlbook.finetune.class_weights_for`). The head's
+    initial weights and the batch order follow ``seed``.
+
+    Returns:
+        ``{"model", "tokenizer", "validation", "test"}``: the last two are
+        ``(n,)`` float arrays of p(spam).
+
+    Raises:
+        ValueError: ``seed`` not an int >= 0.
+        TypeError: ``weighted`` not a bool.
+    """
+    import torch
+
+    from .finetune import FineTuneConfig, class_weights_for, fine_tune, predict
+    from .models import load_encoder
+    from .profiles import get_profile
+
+    _v.non_negative_int("seed", seed)
+    if not isinstance(weighted, bool):
+        raise _v.ArgumentTypeError(f"weighted must be True or False, got {weighted!r}")
+    train, validation, test = spam_splits(profile)
+    max_length = get_profile(profile).sizes["spam_max_length"]
+    config = FineTuneConfig(lr=SPAM_LR, epochs=1, batch_size=16, max_length=max_length,
+                            seed=seed, progress=False,
+                            class_weights=class_weights_for(train["label"]) if weighted else None)
+    torch.manual_seed(seed)  # the new head's initial weights
+    model, tokenizer = load_encoder(profile, num_labels=2)
+    fine_tune(model, tokenizer, train["text"], train["label"], config=config)
+    run = {"model": model, "tokenizer": tokenizer}
+    for name, split in (("validation", validation), ("test", test)):
+        run[name] = predict(model, tokenizer, split["text"], max_length=max_length)[1][:, 1]
+    return run
+
+
+def spam_cell(config: dict, seed: int) -> dict:
+    """One cell of sweep ``ch4b-class-weights``: ``config = {"class_weights": bool}``.
+
+    Returns:
+        ``validation`` and ``test``: p(spam) of each message, rounded to 6
+        decimals.
+    """
+    run = spam_run(seed, bool(config["class_weights"]))
+    return {name: [round(float(p), 6) for p in run[name]] for name in ("validation", "test")}
