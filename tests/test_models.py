@@ -1,6 +1,5 @@
 """Model loaders on the real cached checkpoints, and profile resolution."""
 
-import numpy as np
 import pytest
 import torch
 

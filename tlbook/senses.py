@@ -462,18 +462,10 @@ def separation_by_layer(vectors, senses: Sequence[str], folds: int = 5, seed: in
     """
     import pandas as pd
 
-    x = np.asarray(vectors)
-    if x.ndim != 3:
-        raise ValueError(f"vectors must have shape (n_layers, n_examples, dim), got {x.shape}")
-    y = np.asarray(senses, dtype=object)
-    if len(y) != x.shape[1]:
-        raise ValueError(f"senses must have one label per example ({x.shape[1]}), got {len(y)}")
-    if isinstance(include, str) or not set(include) <= set(SENSES):
-        raise ValueError(f"include must be a list of senses from {SENSES}, got {include!r}")
+    x, y = _layers_and_keep(vectors, senses, include)
     _check_fold_arguments(folds, seed)
-    keep = np.isin(y.astype(str), list(include))
-    rows = [{"layer": layer, "ratio": separation_ratio(xl[keep], y[keep]),
-             "accuracy": nn_sense_accuracy(xl[keep], y[keep], folds, seed)}
+    rows = [{"layer": layer, "ratio": separation_ratio(xl, y),
+             "accuracy": nn_sense_accuracy(xl, y, folds, seed)}
             for layer, xl in enumerate(x)]
     return pd.DataFrame(rows).set_index("layer")
 
