@@ -176,6 +176,7 @@ def test_nbformat_is_a_dependency_of_the_package():
 
 def test_info_shows_the_resources_of_the_full_profile(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TLBOOK_PROFILE", "full")
+    monkeypatch.setattr("tlbook.profiles._current", None)  # no setup() of an earlier test
     monkeypatch.setenv("TLBOOK_CACHE", str(tmp_path / "empty"))
     assert main(["info"]) == 0
     out = capsys.readouterr().out
@@ -187,6 +188,7 @@ def test_info_shows_the_resources_of_the_full_profile(tmp_path, monkeypatch, cap
 
 def test_info_on_an_empty_cache_says_to_fetch(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("TLBOOK_PROFILE", raising=False)
+    monkeypatch.setattr("tlbook.profiles._current", None)
     monkeypatch.setenv("TLBOOK_CACHE", str(tmp_path / "empty"))
     assert main(["info"]) == 0
     out = capsys.readouterr().out

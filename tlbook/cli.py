@@ -51,6 +51,8 @@ def _info(args: argparse.Namespace) -> int:
 
     profile = get_profile()
     local, hub = _profile_resources(profile)
+    # resources of other profiles that are cached are shown (and verified) too
+    local += [n for n in resources.CATALOG if n not in local and resources.status(n)["cached"]]
     print(f"profile: {profile.name}  (set TLBOOK_PROFILE to change it)")
     print(f"cache: {resources.cache_dir()}  (set TLBOOK_CACHE to move it)")
     print(f"{'resource':<20} {'cached':<7} {'size MB':>8}  {'checksum':<12} source")
