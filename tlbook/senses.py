@@ -1016,6 +1016,17 @@ def plot_pca_by_layer(coords, senses: Sequence[str], ncols: int = 4,
     return fig
 
 
+
+def _check_tables(name: str, tables, kind: str, columns: tuple[str, str]) -> None:
+    """``tables`` must be a non-empty dict of name -> a ``kind`` table with ``columns``."""
+    if not isinstance(tables, Mapping) or not tables:
+        raise ValueError(f"{name} must be a non-empty dict of name -> {kind} table")
+    for label, table in tables.items():
+        if not all(c in getattr(table, "columns", ()) for c in columns):
+            raise _v.ArgumentTypeError(f"{name}[{label!r}] must be a {kind} table "
+                                       f"(columns {columns[0]!r} and {columns[1]!r}), got "
+                                       f"{type(table).__name__}")
+
 def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, str] | None = None,
                              chance: float | None = 0.5,
                              title: str = "How well the senses of 'bank' separate, by layer",
@@ -1039,13 +1050,7 @@ def plot_separation_by_layer(tables: Mapping[str, object], colors: Mapping[str, 
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(tables, Mapping) or not tables:
-        raise ValueError("tables must be a non-empty dict of name -> separation_by_layer table")
-    for label, table in tables.items():
-        if not all(c in getattr(table, "columns", ()) for c in ("accuracy", "ratio")):
-            raise _v.ArgumentTypeError(f"tables[{label!r}] must be a separation_by_layer table "
-                                       f"(columns 'accuracy' and 'ratio'), got "
-                                       f"{type(table).__name__}")
+    _check_tables("tables", tables, "separation_by_layer", ("accuracy", "ratio"))
     if chance is not None:
         _v.probability("chance", chance, rule="None or an accuracy in [0, 1]")
     _v.string("title", title, allow_empty=True)
@@ -1107,13 +1112,7 @@ def plot_gap_by_layer(gaps: Mapping[str, object], colors: Mapping[str, str] | No
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(gaps, Mapping) or not gaps:
-        raise ValueError("gaps must be a non-empty dict of name -> gap_by_layer table")
-    for label, table in gaps.items():
-        if not all(c in getattr(table, "columns", ()) for c in ("accuracy_gap", "ratio_gap")):
-            raise _v.ArgumentTypeError(f"gaps[{label!r}] must be a gap_by_layer table "
-                                       f"(columns 'accuracy_gap' and 'ratio_gap'), got "
-                                       f"{type(table).__name__}")
+    _check_tables("gaps", gaps, "gap_by_layer", ("accuracy_gap", "ratio_gap"))
     _v.string("title", title, allow_empty=True)
     colors = colors or {}
     unknown = sorted(set(colors) - set(gaps))
