@@ -16,7 +16,9 @@ from .exercises import AnswerTypeError, NotYet, close_to, register
 __all__: list[str] = []
 
 BASELINE_TEST_SENTENCES = 1000
-"""Exercise 9.3 scores the first this many test sentences, as the chapter does."""
+"""Test sentences exercise 9.3 scores under the ``lite`` profile (the chapter's
+test split, :func:`tlbook.token_classification.task_sizes`); ``full`` scores
+them all."""
 
 
 def _agrees_on(answer: Any, reference: Callable, inputs: Sequence[tuple]) -> bool:
@@ -100,14 +102,23 @@ def _every_subword(answer: Any) -> bool:
 
 # ---------------------------------------------------------------- 9.3
 
-def baseline_without_i_f1(n: int = BASELINE_TEST_SENTENCES) -> float:
-    """Span F1 of the capitalisation rule on the first ``n`` lite test
-    sentences when the pronoun "I" does not count as capitalised."""
-    from .token_classification import bio_labels, label_names, load_names, span_scores
+def baseline_without_i_f1(n: int | None = None) -> float:
+    """Span F1 (span types ignored, as in the chapter) of the capitalisation rule
+    on the first ``n`` test sentences of the current profile when the pronoun
+    "I" does not count as capitalised.
 
-    test = load_names("lite")["test"].select(range(n))
+    Args:
+        n: test sentences to score; ``None`` takes the chapter's test split of
+            the current profile (:func:`tlbook.token_classification.task_sizes`,
+            whose ``None`` means every sentence).
+    """
+    from .data import first_rows
+    from .token_classification import (bio_labels, label_names, load_names, span_scores,
+                                       task_sizes, untyped)
+
+    test = first_rows(load_names()["test"], task_sizes()["test"] if n is None else n)
     names = label_names(test)
-    gold = [[names[i] for i in row] for row in test["ner_tags"]]
+    gold = untyped([[names[i] for i in row] for row in test["ner_tags"]])
     pred = []
     for words in test["tokens"]:
         first = next((i for i, w in enumerate(words) if w[:1].isalpha()), None)
@@ -117,7 +128,7 @@ def baseline_without_i_f1(n: int = BASELINE_TEST_SENTENCES) -> float:
 
 
 @register("9.3", hint="Give the rule one more condition, w != 'I', before merging "
-                      "consecutive capitalised words into spans, and score the first 1,000 "
+                      "consecutive capitalised words into spans, and score the chapter's "
                       "test sentences with span_scores.")
 def _baseline_without_i(answer: Any) -> bool:
     return close_to(baseline_without_i_f1, tol=0.002)(answer)
