@@ -202,3 +202,103 @@ def test_exercises_command_prints_the_catalogue(capsys, tmp_path):
     assert re.search(r"^9\.5 +design +no ", out, flags=re.MULTILINE)
     assert main(["exercises", "--book", str(ROOT / "book"), "--csv", str(tmp_path / "c.csv")]) == 0
     assert (tmp_path / "c.csv").read_text().startswith("id,title,chapter,notebook,kind")
+
+
+# ----------------------------------------------- which solutions a student edition hides
+
+CHAPTER_5 = ROOT / "book" / "05_probing.ipynb"
+
+
+def _solution_ids(nb) -> list[str]:
+    return re.findall(r"\{solution\}\s*ex-(\d+-\d+)", "".join(c.source for c in nb.cells))
+
+
+def test_a_real_chapter_says_where_the_solutions_are():
+    book = nbformat.read(CHAPTER_5, as_version=4)
+    assert "Solutions are folded under\neach exercise." in "".join(c.source for c in book.cells)
+    every = "".join(c.source for c in student_notebook(book).cells)
+    assert "folded" not in every and "Solutions are in the instructors' edition." in every
+    # Two of its four solutions kept: the sentence names them, the exercises stay.
+    ids = [e["id"] for e in exercises_in_notebook(book)]
+    assert ids == ["5.1", "5.2", "5.3", "5.4"] and _solution_ids(book) == ["5-1", "5-2", "5-3", "5-4"]
+    some = student_notebook(book, readable_prompts=True, hide="5.2,5.3")
+    text = "".join(c.source for c in some.cells)
+    assert ("The solutions of exercises 5.1 and 5.4 follow them; the others are in the "
+            "instructors' edition.") in text
+    assert "**Solution of exercise 5.1**" in text and "**Solution of exercise 5.4**" in text
+    assert "Solution of exercise 5.2" not in text and "{solution}" not in text
+    assert [e["id"] for e in exercises_in_notebook(some)] == ids  # still catalogued and graded
+    kept_code = [c for c in some.cells if "solution" in c.metadata.get("tags", [])]
+    solution_code = [c for c in book.cells
+                     if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+    assert 0 < len(kept_code) < len(solution_code)
+    # Nothing hidden: the book's sentence stays as it is.
+    assert "folded under" in "".join(c.source for c in student_notebook(book, hide="9.*").cells)
+
+
+def _two_exercises(first_options: str = "") -> nbformat.NotebookNode:
+    def prompt(n, answer):
+        return v4.new_markdown_cell(f"```{{exercise}} Demo {n}\n:label: ex-0-{n}\n"
+                                    f"Answer, then `check(\"0.{n}\", {answer})`.\n```")
+
+    return _nb(v4.new_markdown_cell("# Demo\n\nSolutions are folded under each exercise."),
+               v4.new_code_cell("from tlbook.exercises import check"),
+               prompt(1, "p"), _code("p = None  # your answer", "exercise"),
+               v4.new_markdown_cell(f"```{{solution}} ex-0-1\n:class: dropdown\n{first_options}"
+                                    "ONE-PROSE\n```"),
+               _code("p = 0.5  # ONE-CODE\ncheck(\"0.1\", p)", "solution"),
+               prompt(2, "pos"), _code("pos = None  # your answer", "exercise"),
+               v4.new_markdown_cell("```{solution} ex-0-2\n:class: dropdown\nTWO-PROSE\n```"),
+               _code("pos = 'NOUN'  # TWO-CODE", "solution"))
+
+
+def test_hide_keeps_the_other_solutions_and_the_hidden_option_always_hides():
+    text = "".join(c.source for c in student_notebook(_two_exercises(), hide="0.2").cells)
+    assert "ONE-PROSE" in text and "ONE-CODE" in text
+    assert "TWO-PROSE" not in text and "TWO-CODE" not in text
+    assert "The solution of exercise 0.1 follows it" in text
+    # sphinx-exercise's :hidden: marks a solution no student edition shows.
+    marked = student_notebook(_two_exercises(":hidden:\n"), hide="0.2")
+    assert "ONE-" not in "".join(c.source for c in marked.cells)
+    assert "Solutions are in the instructors' edition." in marked.cells[0].source
+    both = "".join(c.source for c in student_notebook(_two_exercises(), hide=["0.*"]).cells)
+    assert "ONE-" not in both and "TWO-" not in both
+
+
+@pytest.mark.parametrize("hide, error, message", [
+    ("5-1", ValueError, "hide patterns must be exercise ids"),
+    (",", ValueError, "at least one"),
+    (5.1, TypeError, "hide must be None, a str"),
+])
+def test_a_malformed_hide_is_refused(hide, error, message):
+    with pytest.raises(error, match=message):
+        student_notebook(_two_exercises(), hide=hide)
+
+
+def test_student_command_converts_one_chapter_with_some_solutions(src, tmp_path, capsys):
+    nbformat.write(_two_exercises(), src / "demo.ipynb")
+    before = _digest(src)
+    out = tmp_path / "out"
+    assert main(["student", str(src / "demo.ipynb"), str(out), "--hide", "0.2"]) == 0
+    assert [p.name for p in out.iterdir()] == ["demo.ipynb"]  # that chapter only
+    text = (out / "demo.ipynb").read_text()
+    assert "ONE-CODE" in text and "TWO-CODE" not in text
+    # A mistyped id would leave its solution in: refused, nothing written.
+    assert main(["student", str(src / "demo.ipynb"), str(tmp_path / "o2"), "--hide", "0.20"]) == 1
+    err = capsys.readouterr().err
+    assert "'0.20', which match no solution" in err and "exercises 0.1, 0.2" in err
+    assert not (tmp_path / "o2").exists() and _digest(src) == before
+
+
+def test_a_kept_solution_is_graded_like_an_answer(tmp_path):
+    from tlbook.grading import grade_notebook
+
+    nb = _two_exercises()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    (tmp_path / "src").mkdir()
+    nbformat.write(nb, tmp_path / "src" / "demo.ipynb")
+    written = write_student_notebooks(tmp_path / "src", tmp_path / "out", hide="0.2")
+    result = grade_notebook(written[0], timeout=120, cell_timeout=60)
+    assert result["exercises"]["0.1"]["verdict"] == "correct"  # the kept solution's answer
+    assert result["exercises"]["0.2"]["verdict"] == "not yet"  # still None

@@ -2,7 +2,7 @@
 
     tlbook fetch [NAME ...] [--force]   fetch (all) resources, verify, repair
     tlbook info [--verify]              what is cached; --verify re-hashes it all
-    tlbook student SRC OUT              student notebooks: solutions removed
+    tlbook student SRC OUT [--hide IDS] student notebooks: solutions removed
     tlbook lint SRC                     cells whose solution status is ambiguous
     tlbook exercises [--book DIR]       the catalogue of every exercise
     tlbook grade SUBMISSIONS --out CSV  run submitted notebooks, grade the exercises
@@ -106,7 +106,7 @@ def _damaged_conversions() -> list[str]:
 def _student(args: argparse.Namespace) -> int:
     from .student import write_student_notebooks
 
-    written = write_student_notebooks(args.src, args.out)
+    written = write_student_notebooks(args.src, args.out, hide=args.hide)
     print(f"wrote {len(written)} student notebook(s) to {args.out}")
     return 0
 
@@ -178,8 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verify", action="store_true", help="re-hash every cached file")
     p.set_defaults(func=_info)
     p = sub.add_parser("student", help="write student notebooks (no solutions)")
-    p.add_argument("src", help="folder with the chapter notebooks, e.g. book")
+    p.add_argument("src", help="folder with the chapter notebooks, e.g. book, or one "
+                               "chapter, e.g. book/05_probing.ipynb")
     p.add_argument("out", help="folder to write the student copies to")
+    p.add_argument("--hide", metavar="IDS", default=None,
+                   help="solutions to remove, e.g. '5.*,6.2' (default: all); the others "
+                        "stay in the notebooks")
     p.set_defaults(func=_student)
     p = sub.add_parser("lint", help="find solution cells the student edition could miss")
     p.add_argument("src", help="a notebook or a folder of notebooks, e.g. book")

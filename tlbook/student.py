@@ -33,7 +33,14 @@ tagging it ``solution`` as well is allowed). A student edition
   nothing else is left in it);
 - clears the outputs and execution counts of cells tagged ``exercise``,
   so the learner starts from a blank cell;
+- says, instead of "Solutions are folded under each exercise.", where the
+  solutions are;
 - keeps everything else, stored outputs included.
+
+``hide`` (``tlbook student --hide "5.*,6.2"``) removes only the solutions of
+the exercises it names and keeps the others (as plain Markdown in the
+notebooks for learners); a ``{solution}`` block with sphinx-exercise's
+``:hidden:`` option is removed whatever ``hide`` says.
 
 The notebooks written for learners (and offered for download by the student
 HTML book) also turn each ``{exercise}`` block into plain Markdown, a heading
@@ -69,11 +76,14 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
+from collections.abc import Callable, Iterable
+from fnmatch import fnmatchcase
 from typing import Any
 
 __all__ = [
     "EXERCISE_TAG",
     "SOLUTION_TAG",
+    "hide_patterns",
     "lint_notebook",
     "lint_notebooks",
     "read_student_notebook",
@@ -108,24 +118,59 @@ def _tags(cell: Any) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _strip_solution_blocks(text: str) -> str:
-    """``text`` with every ``{solution}`` directive block removed."""
+def _strip_solution_blocks(text: str, drop: Callable[[str | None, bool], bool] | None = None
+                           ) -> tuple[str, list[tuple[str | None, bool]]]:
+    """``text`` without its ``{solution}`` directive blocks, and what was seen.
+
+    Args:
+        text: a markdown cell's source.
+        drop: ``drop(exercise_id, marked_hidden) -> bool`` decides for each
+            block (its exercise id, ``"5.1"`` from ``ex-5-1``, or None when its
+            label is not of that form; whether it has the ``:hidden:``
+            option); None drops every block.
+
+    Returns:
+        ``(text, blocks)``: the text without the dropped blocks, and one
+        ``(exercise_id, dropped)`` pair per block, in order.
+    """
     lines = text.splitlines(keepends=True)
     kept: list[str] = []
-    fence = None  # the opening fence of the block being skipped
+    blocks: list[tuple[str | None, bool]] = []
+    fence = None  # the opening fence of the block being read
+    block: list[str] = []
     for line in lines:
         if fence is None:
             match = _SOLUTION_OPEN.match(line)
             if match:
-                fence = match.group("fence")
+                fence, block = match.group("fence"), [line]
                 continue
             kept.append(line)
         else:
+            block.append(line)
             closing = line.strip()
             # A closing fence: same character, at least as long, nothing else.
             if closing and set(closing) == {fence[0]} and len(closing) >= len(fence):
                 fence = None
-    return "".join(kept)
+                exercise_id, hidden = _solution_label(block)
+                dropped = True if drop is None else bool(drop(exercise_id, hidden))
+                blocks.append((exercise_id, dropped))
+                if not dropped:
+                    kept.extend(block)
+    if fence is not None:  # an unclosed block runs to the end of the cell: never shown
+        exercise_id, hidden = _solution_label(block)
+        blocks.append((exercise_id, True))
+    return "".join(kept), blocks
+
+
+def _solution_label(block: list[str]) -> tuple[str | None, bool]:
+    """``(exercise id, has :hidden:)`` of a ``{solution}`` block's lines."""
+    label = re.search(r"\{solution\}[ \t]*ex-(\d+)-(\d+)\b", block[0])
+    hidden = False
+    for line in block[1:]:
+        if not re.match(r"^\s*:[\w-]+:", line):
+            break  # options come first, one per line
+        hidden = hidden or re.match(r"^\s*:hidden:", line) is not None
+    return (f"{label.group(1)}.{label.group(2)}" if label else None), hidden
 
 
 def lint_notebook(nb: Any) -> list[str]:
@@ -162,7 +207,7 @@ def lint_notebook(nb: Any) -> list[str]:
             if _GATED.search(source):
                 findings.append(f"{where}: gated {{solution-start}}/{{solution-end}} syntax; "
                                 "use one {solution} directive")
-            stripped = _strip_solution_blocks(source)
+            stripped, _ = _strip_solution_blocks(source)
             if _ANY_SOLUTION_OPEN.search(stripped):
                 findings.append(f"{where}: a {{solution}} block that is indented (in a list "
                                 "or a quote) would stay in the student edition; start its "
@@ -245,7 +290,83 @@ def readable_prompt(source: str) -> tuple[str, dict | None]:
                                                                    "title": title}
 
 
-def student_notebook(nb: Any, readable_prompts: bool = False) -> Any:
+def hide_patterns(hide: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """The exercise-id patterns of a ``hide`` selection, checked.
+
+    Args:
+        hide: ``None`` (every solution), a comma-separated string such as
+            ``"5.*,6.2"``, or an iterable of patterns; a pattern is an
+            exercise id (``"6.2"``), a chapter's exercises (``"5.*"``) or
+            ``"*"`` (all).
+
+    Returns:
+        The patterns, or None for "every solution".
+
+    Raises:
+        TypeError: ``hide`` is not None, a str or an iterable of str.
+        ValueError: a pattern is not of the forms above, or there is none.
+    """
+    if hide is None:
+        return None
+    if isinstance(hide, str):
+        items = hide.split(",")
+    elif isinstance(hide, Iterable):
+        items = list(hide)
+        if not all(isinstance(item, str) for item in items):
+            raise TypeError("hide must be None, a str such as '5.*,6.2' or a list of str")
+    else:
+        raise TypeError(f"hide must be None, a str such as '5.*,6.2' or a list of str, "
+                        f"got {type(hide).__name__}")
+    patterns = tuple(item.strip() for item in items if item.strip())
+    for pattern in patterns:
+        if not re.fullmatch(r"\*|\d+\.(\d+|\*)", pattern):
+            raise ValueError(f"hide patterns must be exercise ids such as '6.2', a chapter's "
+                             f"exercises such as '5.*', or '*'; got {pattern!r}")
+    if not patterns:
+        raise ValueError(f"hide must name at least one exercise id or pattern, got {hide!r}")
+    return patterns
+
+
+_FOLDED = re.compile(r"Solutions\s+are\s+folded\s+under\s+each\s+exercise\.")
+_SOLUTION_BLOCK = re.compile(
+    r"^[ ]{0,3}(?P<fence>`{3,}|:{3,})[ \t]*\{solution\}[ \t]*(?P<label>[^\n]*)\n"
+    r"(?P<body>.*?)^[ ]{0,3}(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def _id_order(exercise_id: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in exercise_id.split("."))
+
+
+def _ids_text(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
+
+
+def _where_solutions_are(hidden: list[str], kept: list[str]) -> str:
+    """The sentence that replaces "Solutions are folded under each exercise."."""
+    if not kept:
+        return "Solutions are in the instructors' edition."
+    if len(kept) == 1:
+        return (f"The solution of exercise {kept[0]} follows it; the others are in the "
+                "instructors' edition.")
+    return (f"The solutions of exercises {_ids_text(kept)} follow them; the others are in "
+            "the instructors' edition.")
+
+
+def _readable_solutions(source: str) -> str:
+    """Kept ``{solution}`` blocks as plain Markdown: a bold heading over the text."""
+    def replace(match: re.Match) -> str:
+        label = re.match(r"ex-(\d+)-(\d+)", match.group("label").strip())
+        lines = match.group("body").splitlines()
+        while lines and re.match(r"^:[\w-]+:", lines[0]):
+            lines.pop(0)
+        heading = (f"**Solution of exercise {label.group(1)}.{label.group(2)}**" if label
+                   else "**Solution**")
+        return f"{heading}\n\n" + _plain_roles("\n".join(lines).strip()) + "\n"
+    return _SOLUTION_BLOCK.sub(replace, source)
+
+
+def student_notebook(nb: Any, readable_prompts: bool = False,
+                     hide: str | Iterable[str] | None = None) -> Any:
     """A student edition of ``nb`` (a new notebook; ``nb`` is left unchanged).
 
     Args:
@@ -253,14 +374,31 @@ def student_notebook(nb: Any, readable_prompts: bool = False) -> Any:
         readable_prompts: turn every ``{exercise}`` block into plain Markdown
             (:func:`readable_prompt`), and add a cell that calls ``check``
             after the answer cells of an exercise that have none, for Jupyter
-            and Colab; the HTML build keeps the notebook as it is.
+            and Colab; the HTML build keeps the notebook as it is. Kept
+            solutions become plain Markdown too.
+        hide: which solutions to remove (:func:`hide_patterns`): None removes
+            every one; ``"5.*,6.2"`` removes those of chapter 5 and exercise
+            6.2 and keeps the others. A ``{solution}`` block with the
+            ``:hidden:`` option, or without an ``ex-N-M`` label, is removed
+            whatever ``hide`` says, and so are the code cells tagged
+            ``solution`` that follow it.
+
+    The sentence "Solutions are folded under each exercise." becomes one that
+    says where the solutions are.
 
     Raises:
         ValueError: if the notebook has a cell whose solution status is
-            ambiguous (the findings of :func:`lint_notebook`), or uses the
+            ambiguous (the findings of :func:`lint_notebook`), uses the
             gated ``{solution-start}`` / ``{solution-end}`` syntax, which this
-            convention does not support.
+            convention does not support, or ``hide`` is malformed.
     """
+    return _edition(nb, readable_prompts, hide)[0]
+
+
+def _edition(nb: Any, readable_prompts: bool, hide: str | Iterable[str] | None
+             ) -> tuple[Any, list[str], list[str]]:
+    """:func:`student_notebook`, and the exercise ids of the solutions removed and kept."""
+    patterns = hide_patterns(hide)
     for cell in nb.cells:
         if cell.cell_type == "markdown" and _GATED.search(cell.source):
             raise ValueError(
@@ -272,29 +410,55 @@ def student_notebook(nb: Any, readable_prompts: bool = False) -> Any:
     if findings:
         raise ValueError("refusing to make a student edition, because it is not clear "
                          "whether these cells are solutions: " + "; ".join(findings))
+
+    def dropped(exercise_id: str | None, marked_hidden: bool) -> bool:
+        if patterns is None or marked_hidden or exercise_id is None:
+            return True
+        return any(fnmatchcase(exercise_id, p) for p in patterns)
+
     out = copy.deepcopy(nb)
     cells = []
+    hidden_ids: list[str] = []
+    kept_ids: list[str] = []
+    owner_dropped = True  # whether the solution that solution-tagged cells continue is removed
     for cell in out.cells:
         tags = _tags(cell)
-        if SOLUTION_TAG in tags:
-            continue
         if cell.cell_type == "markdown":
             source = cell.source
             if "{solution}" in source:
-                source = _strip_solution_blocks(source)
+                source, blocks = _strip_solution_blocks(source, dropped)
+                for exercise_id, gone in blocks:
+                    (hidden_ids if gone else kept_ids).append(exercise_id or "?")
+                if blocks:
+                    owner_dropped = blocks[-1][1]
+                if SOLUTION_TAG in tags and any(gone for _, gone in blocks):
+                    continue
                 if not source.strip():
                     continue
+                if readable_prompts and "{solution}" in source:
+                    source = _readable_solutions(source)
                 cell.source = source
+            elif SOLUTION_TAG not in tags:
+                owner_dropped = True  # prose after a solution ends it
+            if SOLUTION_TAG in tags and "{solution}" not in cell.source and owner_dropped:
+                continue
             if readable_prompts and "{exercise}" in source:
                 cell.source, info = readable_prompt(source)
                 if info is not None:
                     cell.metadata["tlbook"] = info
+        elif SOLUTION_TAG in tags and owner_dropped:
+            continue
         if cell.cell_type == "code" and EXERCISE_TAG in tags:
             cell.outputs = []
             cell.execution_count = None
         cells.append(cell)
+    if hidden_ids:
+        sentence = _where_solutions_are(hidden_ids, [i for i in kept_ids if i != "?"])
+        for cell in cells:
+            if cell.cell_type == "markdown" and _FOLDED.search(cell.source):
+                cell.source = _FOLDED.sub(sentence, cell.source)
     out.cells = _with_check_cells(cells) if readable_prompts else cells
-    return out
+    return out, hidden_ids, kept_ids
 
 
 def _with_check_cells(cells: list) -> list:
@@ -338,19 +502,23 @@ def read_student_notebook(text: str) -> Any:
     return student_notebook(_nbformat().reads(text, as_version=4))
 
 
-def write_student_notebooks(src_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def write_student_notebooks(src_dir: str | Path, out_dir: str | Path,
+                            hide: str | Iterable[str] | None = None) -> list[Path]:
     """Write the student edition of every notebook under ``src_dir`` to ``out_dir``.
 
     Sub-folders are kept (``src_dir/a/b.ipynb`` -> ``out_dir/a/b.ipynb``);
     ``.ipynb_checkpoints`` folders are skipped. ``src_dir`` may also be one
-    notebook, which is written into ``out_dir``. The prompts are readable
-    Markdown (see :func:`readable_prompt`). Every notebook is converted before
-    any is written, so a refused notebook leaves ``out_dir`` as it was.
+    notebook (one chapter), which is written into ``out_dir``. The prompts are
+    readable Markdown (see :func:`readable_prompt`). Every notebook is
+    converted before any is written, so a refused notebook leaves ``out_dir``
+    as it was.
 
     Args:
         src_dir: folder holding the chapter notebooks, e.g. ``book``, or one
-            ``.ipynb`` file.
+            ``.ipynb`` file, e.g. ``book/05_probing.ipynb``.
         out_dir: folder to write to (created if missing), e.g. ``student/book``.
+        hide: which solutions to remove, e.g. ``"5.*,6.2"`` (see
+            :func:`student_notebook`); None removes every one.
 
     Returns:
         The paths written, sorted.
@@ -359,8 +527,11 @@ def write_student_notebooks(src_dir: str | Path, out_dir: str | Path) -> list[Pa
         ValueError: if ``src_dir`` is neither a folder nor a notebook, if
             ``out_dir`` is ``src_dir``, lies inside it or is a notebook (that
             would overwrite or mix with the solutions), if ``out_dir`` is a
-            file, or if a notebook is refused (see :func:`student_notebook`).
+            file, if a notebook is refused (see :func:`student_notebook`), or
+            if a pattern of ``hide`` matches no solution of these notebooks
+            (a mistyped id would otherwise leave its solution in).
     """
+    patterns = hide_patterns(hide)
     nbformat = _nbformat()
     src = Path(src_dir)
     out = Path(out_dir)
@@ -372,13 +543,19 @@ def write_student_notebooks(src_dir: str | Path, out_dir: str | Path) -> list[Pa
     if resolved == base.resolve() or base.resolve() in resolved.parents:
         raise ValueError("out_dir must differ from src_dir and lie outside it: writing there "
                          "would overwrite the solutions")
-    editions = {}
+    editions, solution_ids = {}, set()
     for path in paths:
         try:
-            editions[path] = student_notebook(nbformat.read(path, as_version=4),
-                                              readable_prompts=True)
+            editions[path], hidden, kept = _edition(nbformat.read(path, as_version=4),
+                                                    True, patterns)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+        solution_ids.update(hidden + kept)
+    unmatched = [p for p in patterns or () if not any(fnmatchcase(i, p) for i in solution_ids)]
+    if unmatched:
+        raise ValueError(f"hide names {', '.join(map(repr, unmatched))}, which match no "
+                         f"solution in {src}; the solutions there are of exercises "
+                         f"{', '.join(sorted(solution_ids - {'?'}, key=_id_order)) or 'none'}")
     written = []
     for path, edition in editions.items():
         target = out / path.relative_to(base)
