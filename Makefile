@@ -72,7 +72,8 @@ nbval-othercpu: fetch
 # book builds of the unit tests then show.
 test: nbval unit
 
-# Rewrites every chapter's Colab install cell for repository.url in _config.yml.
+# Rewrites every chapter's Colab install cell and install note (repository.url in
+# _config.yml, the version in pyproject.toml), inserting missing notes.
 colab-cells: install
 	$(BIN)/python tests/colab_cells.py
 
