@@ -72,6 +72,12 @@ def test_pairing_resolves_what_unpaired_intervals_cannot():
     assert stats.resolved(stats.mcnemar(a, b))
     assert stats.verdict(paired, ("A", "B")).startswith("A is better, resolved at 95%")
     assert "p =" not in stats.verdict(paired, ("A", "B"), show_p=False)
+    # A made 25 fewer errors: when lower is better (errors of B vs A), A still wins
+    errors = stats.paired_bootstrap(1 - b, 1 - a)
+    assert stats.verdict(errors, ("B", "A"), better="lower").startswith("A is better")
+    assert stats.verdict(errors, ("B", "A"), better=None).startswith("B is higher, resolved")
+    with pytest.raises(ValueError, match="better must be"):
+        stats.verdict(paired, ("A", "B"), better="smaller")
 
 
 def test_run_seeds_reseeds_before_every_run():

@@ -346,3 +346,185 @@ def test_chapter_checks_accept_the_references_and_reject_near_misses(names, caps
     assert check("9.4", ex.keep_capitalised_reference)
     assert not check("9.4", lambda words, labels: list(labels))
     assert "Exercise 9.4: not yet" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- grouped scores, rates, kinds
+
+def test_span_scores_by_gives_each_group_its_precision_and_recall():
+    gold = [["B-NAME", "O", "B-NAME"], ["O", "O", "O"]]
+    pred = [["B-NAME", "O", "O"], ["B-NAME", "O", "B-NAME"]]
+    by_sentence = tc.span_scores_by(gold, pred, lambda i, span: i)
+    assert by_sentence[0] == {"gold": 2, "found": 1, "recall": 0.5, "predicted": 1,
+                              "correct": 1, "precision": 1.0}
+    assert by_sentence[1]["predicted"] == 2 and by_sentence[1]["precision"] == 0.0
+    assert np.isnan(by_sentence[1]["recall"])  # no gold span there
+    # The groups add up to the overall counts of span_scores.
+    total = tc.span_scores(gold, pred)
+    assert sum(g["correct"] for g in by_sentence.values()) / total["n_pred"] == \
+        pytest.approx(total["precision"])
+    with pytest.raises(TypeError, match="group"):
+        tc.span_scores_by(gold, pred, "kind")
+
+
+def test_a_tagger_of_every_first_word_has_recall_but_no_precision_by_kind(names):
+    """Recall by kind alone would rate this degenerate tagger perfect on
+    sentence-initial names; the kind's precision gives it away."""
+    test = names["test"].select(range(300))
+    gold = [[tc.NAME_LABELS[i] for i in row] for row in test["ner_tags"]]
+    def first_word(words):
+        first = next((i for i, w in enumerate(words) if w[:1].isalpha()), None)
+        return ["B-NAME" if i == first else "O" for i in range(len(words))]
+
+    tagged = [first_word(w) for w in test["tokens"]]
+    kinds = tc.span_scores_by(gold, tagged, lambda i, s: tc.name_kind(
+        test["tokens"][i], s[1], s[2], set()))
+    starts = kinds["starts the sentence"]
+    one_word = sum(("NAME", s, s + 1) in tc.spans(g) and p[s] == "B-NAME"
+                   for g, p in zip(gold, tagged) for s in range(len(p)))
+    assert starts["found"] == one_word and starts["recall"] > 0.8  # most are one word long
+    assert starts["predicted"] == sum(any(x != "O" for x in p) for p in tagged)
+    assert all(v["predicted"] == 0 for k, v in kinds.items() if k != "starts the sentence")
+    assert starts["precision"] < 0.25  # most sentences do not open with a name
+
+
+def test_span_scores_against_shuffled_gold_are_near_zero(names):
+    """Control: the gold labels of other sentences of the same length score at
+    chance against the gold (matches only where names sit at the same
+    positions by accident, e.g. the first word), the gold itself scores 1."""
+    test = names["test"].select(range(1000))
+    gold = [[tc.NAME_LABELS[i] for i in row] for row in test["ner_tags"]]
+    rng = np.random.default_rng(0)
+    by_length: dict = {}
+    for i, g in enumerate(gold):
+        by_length.setdefault(len(g), []).append(i)
+    shuffled = list(gold)
+    for group in by_length.values():
+        for i, j in zip(group, rng.permutation(group)):
+            shuffled[i] = gold[j]
+    assert tc.span_scores(gold, gold)["f1"] == 1.0
+    # Chance: a sentence receives the labels of a random sentence of its length,
+    # so the expected matches are the mean overlap of its spans with its group's.
+    sets = [set(tc.spans(g)) for g in gold]
+    chance = sum(len(sets[i] & sets[j]) / len(group)
+                 for group in by_length.values() for i in group for j in group)
+    chance_f1 = chance / sum(map(len, sets))  # as many predicted spans as gold ones
+    assert chance_f1 < 0.2
+    assert tc.span_scores(gold, shuffled)["f1"] == pytest.approx(chance_f1, abs=0.05)
+
+
+def test_span_rate_counts_spans_per_hundred_words():
+    assert tc.span_rate([["B-NAME", "I-NAME", "O", "O"], ["B-NAME"] + ["O"] * 5]) == \
+        pytest.approx(100 * 2 / 10)
+    assert tc.span_rate([["O"]]) == 0.0
+    with pytest.raises(ValueError, match="no words"):
+        tc.span_rate([[]])
+
+
+def test_name_kind():
+    words = ["``", "Brown", "met", "Mr.", "Green", "and", "Mantle", "."]
+    lower = {"green", "met"}
+    assert tc.name_kind(words, 1, 2, lower) == "starts the sentence"  # the quote is skipped
+    assert tc.name_kind(words, 3, 5, lower) == "also a lower-case word"
+    assert tc.name_kind(words, 6, 7, lower) == "other names"
+    with pytest.raises(ValueError, match="start < end"):
+        tc.name_kind(words, 4, 4, lower)
+    with pytest.raises(TypeError, match="lowercase_words"):
+        tc.name_kind(words, 1, 2, ["green"])
+
+
+def test_task_splits_follow_the_sizes(names):
+    train, val, test = tc.task_splits(names, "lite")
+    sizes = tc.task_sizes("lite")
+    assert (len(train), len(val), len(test)) == (sizes["train"], sizes["validation"],
+                                                 sizes["test"])
+    assert all(any(row) for row in train["ner_tags"])  # names only
+    natural, _, test2 = tc.task_splits(names, "lite", names_only=False)
+    assert natural["id"] == names["train"]["id"][:sizes["train"]]
+    assert test2["id"] == test["id"]
+    assert not all(any(row) for row in natural["ner_tags"])
+    with pytest.raises(TypeError, match="names must be"):
+        tc.task_splits(names["train"])
+
+
+# ---------------------------------------------------------------- confidence and loss
+
+def test_word_losses_are_the_negative_log_probability_of_the_gold_label():
+    probs = [np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]), np.zeros((0, 3))]
+    losses = tc.word_losses(probs, [["O", "B-NAME"], []], LABEL2ID)
+    assert losses[0] == pytest.approx([np.log(2), -np.log(0.8)])
+    assert len(losses[1]) == 0
+    assert np.isnan(tc.word_losses([np.array([[np.nan] * 3])], [[0]])[0][0])
+    with pytest.raises(ValueError, match="shape"):
+        tc.word_losses([np.ones((3, 3)) / 3], [["O"]], LABEL2ID)
+    with pytest.raises(ValueError, match="label lists"):
+        tc.word_losses([np.ones((1, 3)) / 3], [["O"], ["O"]], LABEL2ID)
+
+
+def test_word_probabilities_agree_with_predict_words(classifier):
+    model, tok = classifier
+    sents = [WORDS, ["Yes", "."]]
+    probs = tc.word_probabilities(model, tok, sents)
+    assert [p.shape for p in probs] == [(len(s), 3) for s in sents]
+    assert all(np.allclose(p.sum(axis=1), 1, atol=1e-5) for p in probs)
+    pred = tc.predict_words(model, tok, sents)
+    assert [[tc.NAME_LABELS[j] for j in p.argmax(axis=1)] for p in probs] == pred
+    cut = tc.word_probabilities(model, tok, [["word"] * 10], max_length=6)[0]
+    assert np.isnan(cut[4:]).all() and not np.isnan(cut[:4]).any()  # [CLS] + 4 + [SEP]
+    table = tc.label_table(model, tok, " ".join(WORDS))
+    assert list(table.columns) == ["word", "label", "confidence"]
+    assert table["word"].tolist() == WORDS
+    assert table["label"].tolist() == tc.predict_words(model, tok, [WORDS])[0]
+    assert ((table["confidence"] >= 1 / 3) & (table["confidence"] <= 1)).all()
+    with pytest.raises(ValueError, match="no words"):
+        tc.label_table(model, tok, "   ")
+
+
+# ---------------------------------------------------------------- baselines
+
+@pytest.fixture(scope="module")
+def small_probe_task(names):
+    from tlbook.models import load_encoder
+
+    train, _, test = tc.task_splits(names, "lite")
+    to_names = lambda rows: [[tc.NAME_LABELS[i] for i in r] for r in rows]  # noqa: E731
+    encoder, tok = load_encoder("lite")
+    return (encoder, tok, train["tokens"][:200], to_names(train["ner_tags"][:200]),
+            test["tokens"][:150], to_names(test["ner_tags"][:150]))
+
+
+def test_frozen_probe_finds_names_and_is_at_chance_on_shuffled_labels(small_probe_task):
+    encoder, tok, train_words, train_labels, test_words, gold = small_probe_task
+    pred = tc.probe_predictions(encoder, tok, train_words, train_labels, test_words)
+    assert [len(p) for p in pred] == [len(w) for w in test_words]
+    assert tc.span_scores(gold, pred)["f1"] > 0.4
+    # Control: the same probe on labels shuffled across words has nothing to learn;
+    # it does no better on words than always answering "O", and finds no names.
+    flat = np.array([x for row in train_labels for x in row])
+    flat = np.random.default_rng(0).permutation(flat)
+    lengths = np.cumsum([len(r) for r in train_labels])[:-1]
+    shuffled = [list(r) for r in np.split(flat, lengths)]
+    control = tc.probe_predictions(encoder, tok, train_words, shuffled, test_words)
+    words_right = np.mean([p == g for ps, gs in zip(control, gold) for p, g in zip(ps, gs)])
+    majority = np.mean([g == "O" for gs in gold for g in gs])
+    assert words_right <= majority + 0.005
+    assert tc.span_scores(gold, control)["f1"] < 0.1
+    with pytest.raises(ValueError, match="two different labels"):
+        tc.probe_predictions(encoder, tok, [["a", "b"]], [["O", "O"]], [["c"]])
+
+
+def test_cell_scores_on_known_predictions():
+    gold = [["B-NAME", "O", "O"], ["O", "O", "O", "O"]]
+    pred = [["B-NAME", "O", "B-NAME"], ["B-NAME", "O", "O", "O"]]
+    out = tc.cell_scores(gold, pred)
+    assert out["found"] == [1]
+    assert (out["precision"], out["recall"]) == (pytest.approx(1 / 3), 1.0)
+    assert out["precision_with_names"] == 0.5  # one of the two spans in sentence 0
+    assert out["spans_per_100_without"] == 100.0  # one false span in one empty sentence
+    assert out["rate"] == pytest.approx(100 * 3 / 7)
+
+
+def test_names_cell_rejects_bad_configs():
+    with pytest.raises(ValueError, match="init"):
+        tc.names_cell({"init": "scratch", "names_only": True}, 0)
+    with pytest.raises(ValueError, match="keys"):
+        tc.names_cell({"init": "frozen"}, 0)

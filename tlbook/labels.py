@@ -11,13 +11,16 @@ both depend on this module and neither on the other:
   (:func:`align_labels`: the label on the first subword of each word,
   :data:`IGNORE_INDEX` elsewhere) and back (:func:`word_predictions`);
 - spans of BIO labels (:func:`spans`) and their scores with ``seqeval``
-  (:func:`span_scores`).
+  (:func:`span_scores`), also by group of spans or of sentences
+  (:func:`span_scores_by`);
+- the loss of each word under a model's probabilities (:func:`word_losses`),
+  to sort errors by how confidently they were made.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -29,9 +32,11 @@ __all__ = [
     "align_labels",
     "encode_word_labels",
     "span_scores",
+    "span_scores_by",
     "spans",
     "tokenize_words",
     "truncating_tokenize",
+    "word_losses",
     "word_predictions",
 ]
 
@@ -294,3 +299,104 @@ def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
             "n_gold": sum(len(spans(g)) for g in gold),
             "n_pred": sum(len(spans(p)) for p in pred),
             "report": classification_report(gold, pred, output_dict=True, zero_division=0)}
+
+
+def span_scores_by(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                   group: Callable[[int, tuple[str, int, int]], Hashable]) -> dict:
+    """Span precision and recall inside groups of spans: the precision of a
+    group is computed on the *predicted* spans that fall in it, its recall on
+    the *gold* spans that fall in it, so a group (for example "names that
+    start their sentence") gets both halves of the score.
+
+    A predicted span is correct when the same ``(type, start, end)`` is a
+    gold span of the same sentence, as in :func:`span_scores`.
+
+    Args:
+        gold, pred: one BIO label list per sentence (names such as ``"B-NAME"``).
+        group: ``group(sentence_index, (type, start, end)) -> key``, called on
+            every gold and every predicted span. A key that depends only on
+            the sentence groups sentences (e.g. with or without a gold name).
+
+    Returns:
+        a dict from each key (sorted) to a dict with the counts ``gold``,
+        ``found``, ``predicted``, ``correct`` and the shares ``recall`` and
+        ``precision``; ``recall`` (``precision``) is ``nan`` for a group
+        without gold (predicted) spans.
+
+    Raises:
+        TypeError: ``gold`` or ``pred`` is not a list of label-name lists,
+            or ``group`` is not callable.
+        ValueError: they differ in sentences or in labels per sentence.
+    """
+    if not callable(group):
+        raise TypeError(f"group must be a function group(sentence_index, span) -> key, got "
+                        f"{type(group).__name__}")
+    gold, pred = _check_pairs(gold, pred)
+    counts: dict = {}
+
+    def add(key, field):
+        counts.setdefault(key, dict.fromkeys(("gold", "found", "predicted", "correct"), 0))
+        counts[key][field] += 1
+
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        gs, ps = set(spans(g)), set(spans(p))
+        for span in gs:
+            key = group(i, span)
+            add(key, "gold")
+            if span in ps:
+                add(key, "found")
+        for span in ps:
+            key = group(i, span)
+            add(key, "predicted")
+            if span in gs:
+                add(key, "correct")
+    out = {}
+    for key in sorted(counts, key=str):
+        c = counts[key]
+        out[key] = {"gold": c["gold"], "found": c["found"],
+                    "recall": c["found"] / c["gold"] if c["gold"] else float("nan"),
+                    "predicted": c["predicted"], "correct": c["correct"],
+                    "precision": c["correct"] / c["predicted"] if c["predicted"] else float("nan")}
+    return out
+
+
+def word_losses(probabilities: Sequence, labels_list: Sequence[Sequence],
+                label2id: dict | None = None) -> list[np.ndarray]:
+    """The cross-entropy of each word: ``-log p(gold label)``.
+
+    Args:
+        probabilities: one ``(n_words, num_labels)`` array per sentence, rows
+            summing to 1 (e.g. from
+            :func:`tlbook.token_classification.word_probabilities`); a row of
+            ``nan`` (a word cut off by truncation) gives a ``nan`` loss.
+        labels_list: the gold labels, names (with ``label2id``) or ids.
+        label2id: mapping from label names to columns of ``probabilities``.
+
+    Returns:
+        one float array ``(n_words,)`` per sentence. A sentence's mean is the
+        loss the training minimised on it; its largest entries are the
+        words the model got most confidently wrong.
+
+    Raises:
+        TypeError: as :func:`encode_word_labels`.
+        ValueError: a probability array is not 2-D, has a row count other
+            than its sentence's labels, or a label id has no column.
+    """
+    if isinstance(probabilities, np.ndarray) or not isinstance(probabilities, Sequence):
+        raise TypeError("probabilities must be a list with one (n_words, num_labels) array "
+                        "per sentence")
+    ids = encode_word_labels(labels_list, label2id)
+    if len(ids) != len(probabilities):
+        raise ValueError(f"got {len(probabilities)} probability arrays but {len(ids)} label "
+                         "lists; pass one of each per sentence")
+    out = []
+    for i, (probs, y) in enumerate(zip(probabilities, ids)):
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.ndim != 2 or len(probs) != len(y):
+            raise ValueError(f"probabilities[{i}] must have shape ({len(y)}, num_labels), got "
+                             f"{probs.shape}")
+        if any(j >= probs.shape[1] for j in y):
+            raise ValueError(f"sentence {i} has a label id >= num_labels ({probs.shape[1]})")
+        with np.errstate(divide="ignore"):
+            out.append(-np.log(probs[np.arange(len(y)), y]) if len(y) else np.zeros(0))
+    return out

@@ -273,29 +273,38 @@ def resolved(result: Difference | tuple[Interval, Interval]) -> bool:
 
 
 def verdict(result: Difference | tuple[Interval, Interval], names: tuple[str, str] = ("A", "B"),
-            digits: int = 3, show_p: bool = True) -> str:
+            digits: int = 3, show_p: bool = True, better: str | None = "higher") -> str:
     """One sentence for the prose: which is better, or that it is not resolved.
 
     ``show_p=False`` omits the p-value of a :class:`Difference` (for outputs
     that must read the same on another machine, where a handful of items may
-    flip).
+    flip). ``better`` says which direction is better: ``"higher"`` (accuracy,
+    F1), ``"lower"`` (a loss, a count of errors), or ``None`` for a quantity
+    that is neither (a rate to be compared with a target), which the sentence
+    then calls higher or lower.
     """
     if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str)
                                                                   for n in names)):
         raise TypeError(f"names must be a pair of strings, got {names!r}")
+    if better not in ("higher", "lower", None):
+        raise ValueError(f"better must be 'higher', 'lower' or None, got {better!r}")
     first, second = names
     if isinstance(result, Difference):
         detail = f"{first} - {second} = {result.format(digits, show_p)}"
-        ahead = first if result.diff > 0 else second
+        first_higher = result.diff > 0
         level = result.level
     else:
         resolved(result)  # validates
         detail = f"{first} {result[0].format(digits)}, {second} {result[1].format(digits)}"
-        ahead = first if result[0].mean > result[1].mean else second
+        first_higher = result[0].mean > result[1].mean
         level = result[0].level
-    if resolved(result):
-        return f"{ahead} is better, resolved at {level:.0%} ({detail})"
-    return f"not resolved at this size ({detail})"
+    if not resolved(result):
+        return f"not resolved at this size ({detail})"
+    if better is None:
+        return (f"{first} is {'higher' if first_higher else 'lower'}, resolved at {level:.0%} "
+                f"({detail})")
+    ahead = first if first_higher == (better == "higher") else second
+    return f"{ahead} is better, resolved at {level:.0%} ({detail})"
 
 
 def interval_table(scores: dict[str, Sequence[float]], level: float = 0.95,

@@ -158,6 +158,23 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         metrics=("validation", "test"),
         threads=2,
     ),
+    Sweep(
+        name="ch9-names",
+        cell="tlbook.token_classification:names_cell",
+        grid=({"init": "pretrained", "names_only": True},
+              {"init": "pretrained", "names_only": False},
+              {"init": "random", "names_only": True},
+              {"init": "frozen", "names_only": True}),
+        seeds=(0, 1, 2, 3, 4),
+        # 75 optimizer steps carry another CPU's rounding into a few test spans
+        tolerance=0.02,
+        chapter="Token classification",
+        description="name spans: fine-tuned MiniLM (names-only or natural training "
+                    "sentences), the same model from random weights, a frozen-encoder probe",
+        metrics=("precision", "recall", "f1", "precision_with_names",
+                 "spans_per_100_without", "rate", "found"),
+        threads=2,
+    ),
 ]}
 
 

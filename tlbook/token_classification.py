@@ -11,9 +11,16 @@ the order it builds them:
   (:func:`word_predictions`), defined in :mod:`tlbook.labels` and re-exported;
 - a token classifier on the profile's encoder (:func:`load_token_classifier`),
   trained by :func:`tlbook.finetune.fine_tune`, which accepts word lists;
-- span-level scoring with ``seqeval`` (:func:`span_scores`) and a rule
-  baseline that calls every capitalised non-initial word a name
-  (:func:`capitalisation_baseline`).
+- span-level scoring with ``seqeval`` (:func:`span_scores`), by group of
+  spans or sentences (:func:`span_scores_by`, :func:`name_kind`), the density
+  of names (:func:`span_rate`) and a rule baseline that calls every
+  capitalised non-initial word a name (:func:`capitalisation_baseline`);
+- a model's confidence per word (:func:`word_probabilities`,
+  :func:`label_table`) and the loss of each word (:func:`word_losses`);
+- the baselines without transfer or without fine-tuning: the same classifier
+  from random weights, and a linear probe on the frozen encoder
+  (:func:`probe_predictions`), compared over seeds by :func:`names_cell`,
+  the cell of the recorded sweep ``ch9-names``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import datasets
+import numpy as np
 
 from . import _validate as _v
 from .hidden_states import length_sorted_batches
@@ -32,8 +40,10 @@ from .labels import (  # the shared pieces, re-exported: chapters import them fr
     align_labels,
     encode_word_labels,
     span_scores,
+    span_scores_by,
     spans,
     tokenize_words,
+    word_losses,
     word_predictions,
 )
 from .profiles import Profile, get_profile, is_hub_id
@@ -41,6 +51,9 @@ from .resources import FetchError
 
 __all__ = [
     "CONLL_LABELS",
+    "INITS",
+    "NAME_KINDS",
+    "PROBE_C",
     "IGNORE_INDEX",
     "NAME_LABELS",
     "NAME_TAGS",
@@ -48,20 +61,30 @@ __all__ = [
     "bio_labels",
     "bracket_spans",
     "capitalisation_baseline",
+    "cell_scores",
     "encode_word_labels",
     "is_name_tag",
     "label_names",
+    "label_table",
     "load_names",
     "load_token_classifier",
+    "name_kind",
     "name_labels",
+    "names_cell",
     "predict_words",
+    "probe_predictions",
     "span_report",
+    "span_rate",
     "span_scores",
+    "span_scores_by",
     "spans",
     "task_sizes",
+    "task_splits",
     "tokenize_words",
     "untyped",
+    "word_losses",
     "word_predictions",
+    "word_probabilities",
 ]
 
 NAME_LABELS: tuple[str, ...] = ("O", "B-NAME", "I-NAME")
@@ -431,3 +454,310 @@ def capitalisation_baseline(words_list: Sequence[Sequence[str]], name: str = "NA
         out.append(bio_labels([i != first and w[:1].isupper() for i, w in enumerate(words)],
                               name))
     return out
+
+
+# ---------------------------------------------------------------- the chapter's splits
+
+def task_splits(names: datasets.DatasetDict, profile: str | Profile | None = None,
+                names_only: bool | None = None) -> tuple:
+    """``(train, validation, test)``: the first sentences of each split of
+    :func:`load_names`, as many as :func:`task_sizes` gives (``None``: all).
+
+    Args:
+        names: the output of :func:`load_names`.
+        profile: whose sizes to use; ``None`` the current profile.
+        names_only: keep only training sentences with at least one name
+            before taking the first ones; ``None`` uses the profile's choice.
+            Validation and test sentences are always taken as they come.
+
+    Raises:
+        TypeError: ``names`` is not a ``DatasetDict`` with the three splits,
+            or ``names_only`` not ``None``/bool.
+    """
+    if not isinstance(names, datasets.DatasetDict) or \
+            not {"train", "validation", "test"} <= set(names):
+        raise TypeError("names must be the DatasetDict of load_names() (splits train, "
+                        f"validation, test), got {type(names).__name__}")
+    if names_only is not None and not isinstance(names_only, bool):
+        raise TypeError(f"names_only must be None, True or False, got {names_only!r}")
+    sizes = task_sizes(profile)
+    names_only = sizes["names_only"] if names_only is None else names_only
+
+    def first(split, n):
+        return split if n is None else split.select(range(min(n, len(split))))
+
+    pool = names["train"]
+    if names_only:
+        pool = pool.select([i for i, row in enumerate(pool["ner_tags"]) if any(row)])
+    return (first(pool, sizes["train"]), first(names["validation"], sizes["validation"]),
+            first(names["test"], sizes["test"]))
+
+
+def span_rate(labels_list: Sequence[Sequence[str]]) -> float:
+    """Spans per 100 words of BIO-labelled sentences (the prior of a name
+    starting at a word, times 100).
+
+    Raises:
+        TypeError: ``labels_list`` is not a list of label-name lists.
+        ValueError: the sentences hold no words.
+    """
+    labels_list = _check_word_lists(labels_list, "labels_list", "label names")
+    n_words = sum(map(len, labels_list))
+    if n_words == 0:
+        raise ValueError("labels_list holds no words; a rate per 100 words needs some")
+    return 100 * sum(len(spans(labels)) for labels in labels_list) / n_words
+
+
+NAME_KINDS = ("starts the sentence", "also a lower-case word", "other names")
+"""The kinds of :func:`name_kind`, in the order it tests them."""
+
+
+def name_kind(words: Sequence[str], start: int, end: int,
+              lowercase_words: set[str] | frozenset[str]) -> str:
+    """Which of :data:`NAME_KINDS` the span ``words[start:end]`` is.
+
+    ``"starts the sentence"``: it begins at the sentence's first word that
+    starts with a letter (the capitalisation rule cannot see those);
+    ``"also a lower-case word"``: one of its words, lower-cased, is in
+    ``lowercase_words`` (words seen in lower case, e.g. in the training
+    files), so an uncased tokenizer gives it the pieces of a common word;
+    ``"other names"``: the rest. It applies to gold and predicted spans
+    alike, so a kind has both a recall and a precision
+    (:func:`span_scores_by`).
+
+    Raises:
+        TypeError: ``words`` is not a list of str, ``lowercase_words`` not a set.
+        ValueError: ``start``/``end`` do not delimit a non-empty span of ``words``.
+    """
+    _v.str_sequence("words", words)
+    if not isinstance(lowercase_words, (set, frozenset)):
+        raise TypeError(f"lowercase_words must be a set of str, got "
+                        f"{type(lowercase_words).__name__}")
+    _v.non_negative_int("start", start)
+    _v.positive_int("end", end)
+    if not start < end <= len(words):
+        raise ValueError(f"start and end must satisfy 0 <= start < end <= len(words) = "
+                         f"{len(words)}, got start={start}, end={end}")
+    first = next((i for i, w in enumerate(words) if w[:1].isalpha()), None)
+    if start == first:
+        return NAME_KINDS[0]
+    if any(w.lower() in lowercase_words for w in words[start:end]):
+        return NAME_KINDS[1]
+    return NAME_KINDS[2]
+
+
+# ---------------------------------------------------------------- confidence and loss
+
+def _first_piece_rows(model, tokenizer, words_list: list[list[str]], batch_size: int,
+                      max_length: int, output: str) -> list[np.ndarray]:
+    """Per sentence, ``(n_words, d)``: the row of ``output`` (``"logits"`` or
+    ``"last_hidden_state"``) at each word's first piece; ``nan`` rows for
+    words cut off by truncation."""
+    import torch
+
+    enc = tokenize_words(words_list, tokenizer, max_length)
+    device = next(model.parameters()).device
+    out: list[np.ndarray] = [np.zeros((0, 0))] * len(words_list)
+    model.eval()
+    with torch.inference_mode():
+        for idx in length_sorted_batches([len(ids) for ids in enc["input_ids"]], batch_size):
+            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
+                                   "attention_mask": [enc["attention_mask"][i] for i in idx]},
+                                  return_tensors="pt")
+            rows = getattr(model(**{k: v.to(device) for k, v in batch.items()}), output)
+            rows = rows.float().cpu().numpy()
+            for row, i in enumerate(idx):
+                words = np.full((len(words_list[i]), rows.shape[-1]), np.nan, dtype=np.float32)
+                seen = set()
+                for position, word in enumerate(enc["word_ids"][i]):
+                    if word is not None and word not in seen:
+                        seen.add(word)
+                        words[word] = rows[row, position]
+                out[i] = words
+    return out
+
+
+def word_probabilities(model, tokenizer, words_list: Sequence[Sequence[str]],
+                       batch_size: int = 64, max_length: int = 128) -> list[np.ndarray]:
+    """The model's label probabilities for each word (softmax of the logits at
+    its first piece, the position :func:`predict_words` reads).
+
+    Returns:
+        one float32 array ``(n_words, num_labels)`` per sentence, columns in
+        the order of ``model.config.id2label``; words cut off by truncation
+        get a row of ``nan``.
+
+    Raises:
+        TypeError: ``words_list`` is not a list of word lists.
+        ValueError: ``batch_size`` not a positive int, ``max_length`` not a
+            positive int within the model's positions.
+    """
+    words_list = _check_word_lists(words_list)
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
+    _v.max_length("max_length", max_length, model)
+    out = []
+    for logits in _first_piece_rows(model, tokenizer, words_list, batch_size, max_length,
+                                    "logits"):
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        out.append((e / e.sum(axis=1, keepdims=True)).astype(np.float32))
+    return out
+
+
+def label_table(model, tokenizer, sentence: str | Sequence[str], max_length: int = 128):
+    """One sentence, word by word: the predicted label and its probability.
+
+    Args:
+        sentence: a string (split at white space; punctuation attached to a
+            word stays part of it, so separate it with spaces as Brown does)
+            or a list of words.
+
+    Returns:
+        pandas ``DataFrame`` with columns ``word``, ``label``, ``confidence``
+        (the predicted label's probability), one row per word.
+
+    Raises:
+        TypeError: ``sentence`` is neither a str nor a list of str.
+        ValueError: ``sentence`` holds no words.
+    """
+    import pandas as pd
+
+    words = sentence.split() if isinstance(sentence, str) else sentence
+    _v.str_sequence("sentence", words)
+    if not words:
+        raise ValueError("sentence holds no words")
+    probs = word_probabilities(model, tokenizer, [list(words)], max_length=max_length)[0]
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    best = probs.argmax(axis=1)
+    return pd.DataFrame({"word": list(words), "label": [id2label[int(j)] for j in best],
+                         "confidence": probs[np.arange(len(words)), best].astype(float)})
+
+
+# ---------------------------------------------------------------- baselines and the sweep
+
+PROBE_C = 0.1
+"""L2 strength (inverse) of the frozen-encoder probe, as in chapter "Layer probing"."""
+
+INITS = ("pretrained", "random", "frozen")
+"""The ways :func:`names_cell` starts: fine-tune the pretrained encoder,
+fine-tune the same architecture from random weights, or fit a linear probe
+on the frozen pretrained encoder."""
+
+
+def probe_predictions(encoder, tokenizer, train_words: Sequence[Sequence[str]],
+                      train_labels: Sequence[Sequence[str]],
+                      test_words: Sequence[Sequence[str]], C: float = PROBE_C,
+                      max_length: int = 128) -> list[list[str]]:
+    """A linear probe on a frozen encoder, read as a tagger: logistic
+    regression on the last layer's vector of each word's first piece
+    (standardised), one label per word, no fine-tuning.
+
+    Args:
+        encoder: a transformers encoder (``AutoModel``), e.g. from
+            :func:`tlbook.models.load_encoder`.
+        train_words, train_labels: training sentences and their label names.
+        test_words: sentences to label.
+        C: inverse L2 strength of the logistic regression (> 0).
+
+    Returns:
+        label names, one list per test sentence (``"O"`` for words cut off).
+
+    Raises:
+        TypeError: the word or label lists are not lists of str lists.
+        ValueError: a label list's length differs from its sentence's,
+            fewer than two labels occur, ``C`` not a positive number.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    train_words = _check_word_lists(train_words, "train_words")
+    test_words = _check_word_lists(test_words, "test_words")
+    train_labels, _ = _check_pairs(train_labels, train_labels)
+    encode_word_labels(train_labels, {x: i for i, x in enumerate(sorted(
+        {x for row in train_labels for x in row}))}, train_words)  # one label per word
+    _v.positive_float("C", C, rule="a positive number")
+    y = np.array([x for row in train_labels for x in row])
+    if len(set(y)) < 2:
+        raise ValueError("train_labels must contain at least two different labels")
+    X = np.concatenate(_first_piece_rows(encoder, tokenizer, train_words, 64, max_length,
+                                         "last_hidden_state"))
+    keep = ~np.isnan(X).any(axis=1)
+    scaler = StandardScaler().fit(X[keep])
+    probe = LogisticRegression(C=C, max_iter=1000, solver="lbfgs")
+    with threadpool_limits(limits=1):
+        probe.fit(scaler.transform(X[keep]), y[keep])
+    out = []
+    for rows in _first_piece_rows(encoder, tokenizer, test_words, 64, max_length,
+                                  "last_hidden_state"):
+        labels = np.full(len(rows), "O", dtype=object)
+        ok = ~np.isnan(rows).any(axis=1)
+        if ok.any():
+            labels[ok] = probe.predict(scaler.transform(rows[ok]))
+        out.append([str(x) for x in labels])
+    return out
+
+
+def names_cell(config: dict, seed: int) -> dict:
+    """One run of sweep ``ch9-names`` on the lite task: ``config = {"init":
+    one of INITS, "names_only": bool}`` (the training sentences: only those
+    with a name, or the first ones as they come).
+
+    ``"pretrained"`` and ``"random"`` fine-tune :func:`load_token_classifier`
+    (``pretrained=True``/``False``) with the chapter's settings
+    (:func:`task_sizes`, validation span F1 selects the weights);
+    ``"frozen"`` fits :func:`probe_predictions` and ignores ``seed``.
+
+    Returns:
+        on the test sentences: ``precision``, ``recall``, ``f1``;
+        ``precision_with_names`` (on sentences with a gold name);
+        ``spans_per_100_without`` (predicted spans per 100 sentences without
+        one, all of them false); ``rate`` (predicted spans per 100 words);
+        ``found``, each gold span 1 (found) or 0, in sentence order.
+    """
+    from .finetune import FineTuneConfig, fine_tune
+    from .models import load_encoder
+
+    if not isinstance(config, dict) or set(config) != {"init", "names_only"}:
+        raise ValueError(f"config must be a dict with keys 'init' and 'names_only', got "
+                         f"{config!r}")
+    _v.one_of("init", config["init"], INITS)
+    _v.boolean("names_only", config["names_only"])
+    sizes = task_sizes()
+    names = load_names()
+    labels = label_names(names)
+    train, validation, test = task_splits(names, names_only=config["names_only"])
+
+    def as_names(split):
+        return [[labels[i] for i in row] for row in split["ner_tags"]]
+
+    if config["init"] == "frozen":
+        encoder, tokenizer = load_encoder()
+        pred = probe_predictions(encoder, tokenizer, train["tokens"], as_names(train),
+                                 test["tokens"])
+    else:
+        model, tokenizer = load_token_classifier(labels,
+                                                 pretrained=config["init"] == "pretrained")
+        cfg = FineTuneConfig(lr=sizes["lr"], epochs=sizes["epochs"],
+                             batch_size=sizes["batch_size"], max_length=sizes["max_length"],
+                             metric="span_f1", progress=False, seed=seed)
+        fine_tune(model, tokenizer, train["tokens"], as_names(train), validation["tokens"],
+                  as_names(validation), config=cfg,
+                  label2id={x: i for i, x in enumerate(labels)})
+        pred = predict_words(model, tokenizer, test["tokens"], max_length=128)
+    return cell_scores(as_names(test), pred)
+
+
+def cell_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
+    """The numbers :func:`names_cell` returns, from gold and predicted labels."""
+    gold, pred = untyped(gold), untyped(pred)
+    total = span_scores(gold, pred)
+    by_type = span_scores_by(gold, pred, lambda i, span: bool(spans(gold[i])))
+    without = [p for g, p in zip(gold, pred) if not spans(g)]
+    found = [int(s in set(spans(p))) for g, p in zip(gold, pred) for s in spans(g)]
+    return {"precision": float(total["precision"]), "recall": float(total["recall"]),
+            "f1": float(total["f1"]),
+            "precision_with_names": float(by_type.get(True, {}).get("precision", np.nan)),
+            "spans_per_100_without": 100 * sum(len(spans(p)) for p in without)
+            / max(len(without), 1),
+            "rate": span_rate(pred), "found": found}
