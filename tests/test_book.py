@@ -101,7 +101,7 @@ def test_real_book_notebook_pages_have_a_colab_button(real_builds):
 
 
 # Chapters that get their install note once they are committed (`make colab-cells`).
-PENDING = {"07_lora.ipynb", "09_token_classification.ipynb"}
+PENDING = {"07_lora.ipynb"}
 
 
 def test_every_chapter_installs_tlbook_in_colab_from_the_configured_repository(tmp_path):

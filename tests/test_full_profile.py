@@ -25,12 +25,6 @@ from tlbook.data import first_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Chapters being rewritten elsewhere: chapter 9 at the last commit reads
-# ``pool.select(range(sizes["train"]))``; its new version calls
-# ``tc.task_splits``. Empty this set once it is committed.
-FULL_PROFILE_PENDING = {"09_token_classification.ipynb"}
-
-
 @pytest.fixture
 def full_profile():
     profiles.set_profile("full")
@@ -113,8 +107,6 @@ def test_the_scan_finds_a_size_that_can_be_none():
 
 def _code_sources():
     for path in sorted((ROOT / "book").glob("*.ipynb")):
-        if path.name in FULL_PROFILE_PENDING:
-            continue
         cells = json.loads(path.read_text())["cells"]
         yield path.name, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     for path in sorted((ROOT / "tlbook").glob("*.py")):
