@@ -1,8 +1,8 @@
 """LoRA against full fine-tuning of the causal LM: time per step and peak memory.
 
 Same model (the profile's causal LM, SmolLM2-135M in ``lite``), same batches
-of Brown text (batch size and sequence length below), same optimizer (AdamW)
-and learning-rate-free measurement: only what trains differs. LoRA is
+of Brown text (``tlbook.forgetting.genre_blocks``; batch size and sequence
+length below), same optimizer (AdamW) and learning-rate-free measurement: only what trains differs. LoRA is
 ``peft`` with r=8 on q_proj and v_proj. Each variant runs in a fresh
 subprocess so that its peak resident memory (``ru_maxrss``; on a GPU
 ``torch.cuda.max_memory_allocated``) is its own.
@@ -40,8 +40,8 @@ def child(variant: str, batch: int, seq_len: int, steps: int, threads: int) -> d
     import torch
 
     import tlbook
-    from tlbook.data import brown_sentences
-    from tlbook.lora import PeakMemory, lm_blocks, lm_loader
+    from tlbook.forgetting import genre_blocks
+    from tlbook.lora import PeakMemory, lm_loader
     from tlbook.models import load_causal_lm
 
     rt = tlbook.setup(seed=SEED, threads=threads, verbose=False)
@@ -54,8 +54,8 @@ def child(variant: str, batch: int, seq_len: int, steps: int, threads: int) -> d
                                                  task_type=TaskType.CAUSAL_LM))
     else:
         model.requires_grad_(True)
-    texts = [" ".join(s.words) for s in brown_sentences(GENRE)]
-    blocks = lm_blocks(texts, tok, block_size=seq_len)[:batch * (steps + WARMUP_STEPS)]
+    # the chapters' blocks: running text, no end-of-text token between sentences
+    blocks = genre_blocks(GENRE, tok, block_size=seq_len)[:batch * (steps + WARMUP_STEPS)]
     loader = lm_loader(blocks, batch_size=batch)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LR)

@@ -230,6 +230,42 @@ def test_copy_refuses_a_different_rank(encoder):
         copy_peft_lora_weights(ours, reference)
 
 
+def test_one_adamw_step_moves_ours_and_peft_to_the_same_parameters(encoder):
+    """Same weights copied, same labelled batch, one AdamW step each: the
+    from-scratch layer must compute the same gradients as peft, so every
+    trained tensor (A, B and the head) ends where peft's does."""
+    model, tok = encoder
+    theirs = peft_model(model, ["query", "value"], r=4, alpha=8)
+    ours = fresh_copy(model)
+    add_lora(ours, ("query", "value"), r=4, alpha=8, train_also=("classifier",))
+    copy_peft_lora_weights(ours, theirs)
+    start = {n: p.detach().clone() for n, p in ours.named_parameters() if p.requires_grad}
+    enc = tok(SENTENCES, padding=True, return_tensors="pt")
+    for m in (ours, theirs):
+        m(**enc, labels=torch.tensor([1, 0, 1])).loss.backward()
+        torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-3).step()
+    inner = theirs.base_model.model
+    pairs = [(ours.classifier.weight, inner.classifier.modules_to_save["default"].weight),
+             (ours.classifier.bias, inner.classifier.modules_to_save["default"].bias)]
+    for name, layer in lora_layers(ours).items():
+        pairs += [(layer.A, inner.get_submodule(name).lora_A["default"].weight),
+                  (layer.B, inner.get_submodule(name).lora_B["default"].weight)]
+    assert len(pairs) == 2 + 2 * 12
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    # the step moved every trained tensor: Adam's first step is about lr per entry
+    for n, p in ours.named_parameters():
+        if n in start:
+            assert 5e-4 < (p - start[n]).abs().max().item() < 2e-3, n
+
+
+def test_sentiment_cell_rejects_unknown_targets():
+    from tlbook.lora import sentiment_cell
+
+    with pytest.raises(ValueError, match="targets must be 'q\\+v' or 'all-linear'"):
+        sentiment_cell({"method": "lora", "lr": 1e-3, "targets": "query"}, 0)
+
+
 def test_merge_lora_restores_plain_linear_layers_with_the_same_outputs(encoder):
     model, tok = encoder
     ours = fresh_copy(model)
@@ -313,11 +349,10 @@ def test_train_classifier_head_only_trains_the_head_and_saves_it():
 # ------------------------------------------------------------------ causal LM helpers
 
 
-def test_lm_blocks_join_texts_with_eos_and_drop_the_remainder(causal_lm):
+def test_lm_blocks_are_one_running_text_cut_and_drop_the_remainder(causal_lm):
     _, tok = causal_lm
     texts = [" ".join(s.words) for s in brown_sentences("humor")[:20]]
-    ids = [i for row in tok(texts, add_special_tokens=False)["input_ids"]
-           for i in row + [tok.eos_token_id]]
+    ids = tok(" ".join(texts), add_special_tokens=False)["input_ids"]
     blocks = lm_blocks(texts, tok, block_size=16)
     assert len(blocks) == len(ids) // 16
     assert all(len(b) == 16 for b in blocks)
@@ -326,6 +361,39 @@ def test_lm_blocks_join_texts_with_eos_and_drop_the_remainder(causal_lm):
         lm_blocks(texts, tok, block_size=1)
     with pytest.raises(TypeError, match="texts must be a sequence of str"):
         lm_blocks("one string", tok)
+
+
+def test_no_block_holds_the_end_of_text_separator(causal_lm):
+    """For the chat model eos is the end-of-turn marker: a separator after every
+    sentence would be the easiest thing to learn, so no block may contain it."""
+    from tlbook.forgetting import genre_blocks
+
+    _, tok = causal_lm
+    assert tok.eos_token == "<|im_end|>"
+    texts = [" ".join(s.words) for s in brown_sentences("humor")[:50]]
+    for blocks in (lm_blocks(texts, tok, block_size=16), genre_blocks("humor", tok)):
+        assert len(blocks) > 10
+        assert not any(tok.eos_token_id in b for b in blocks)
+        assert "<|im_end|>" not in tok.decode([i for b in blocks for i in b])
+
+
+def test_genre_blocks_are_the_blocks_the_forgetting_chapter_was_run_on(causal_lm):
+    """Chapter "Catastrophic forgetting" was executed on these blocks (one
+    text per genre, the last incomplete block dropped): its stored outputs
+    stay valid only while the same ids come back. Fingerprints of the token
+    ids (sha256 of their JSON) as they were when that chapter ran."""
+    import hashlib
+    import json
+
+    from tlbook.forgetting import genre_blocks
+
+    _, tok = causal_lm
+    expected = {"government": (1219, "a26eb56f31e9c73a"), "romance": (1183, "fde47304e9d6696d"),
+                "adventure": (1192, "ba396fc891c5e8a5")}
+    for genre, (n, digest) in expected.items():
+        blocks = genre_blocks(genre, tok, block_size=64)
+        assert (len(blocks), hashlib.sha256(json.dumps(blocks).encode()).hexdigest()[:16]) \
+            == (n, digest), genre
 
 
 def test_lm_loader_and_loss_match_the_model_loss(causal_lm):
@@ -414,4 +482,8 @@ def test_checkers_of_the_chapter_exercises(causal_lm, encoder, tmp_path, capsys)
     assert n > 100
     assert check("7.4", n)
     assert not check("7.4", n // 2)
+    # 7.6: B = 0 at the first step, so A gets no gradient and Adam moves B by
+    # about lr per entry whatever alpha is: (alpha / r) B A doubles with alpha.
+    assert check("7.6", 2.0)
+    assert not check("7.6", 1.0) and not check("7.6", 4.0)
     capsys.readouterr()

@@ -105,3 +105,37 @@ def _adapters_per_model(answer: Any) -> bool:
     # The adapter folder holds small text files (config, model card) whose
     # length may differ by a few bytes; a count off by one is still right.
     return close_to(expected, tol=1)(answer)
+
+
+def _first_step_update_norm(alpha: float) -> float:
+    """Frobenius norm of the update ``(alpha / r) B A`` of the first query
+    projection of the encoder after one AdamW step (lr 1e-3, no weight decay)
+    of peft LoRA r=8 on query and value, from the same A for every alpha."""
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from .models import load_encoder
+
+    torch.manual_seed(0)
+    encoder, tokenizer = load_encoder(num_labels=2)
+    cfg = LoraConfig(r=8, lora_alpha=alpha, target_modules=["query", "value"],
+                     task_type=TaskType.SEQ_CLS)
+    model = get_peft_model(encoder, cfg).eval()
+    batch = tokenizer(["a gripping, moving film", "dull, long and badly acted"], padding=True,
+                      return_tensors="pt")
+    model(**batch, labels=torch.tensor([1, 0])).loss.backward()
+    torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3,
+                      weight_decay=0.0).step()
+    query = model.base_model.model.bert.encoder.layer[0].attention.self.query
+    return float(query.get_delta_weight("default").detach().norm())
+
+
+@register("7.6", hint="The update is (alpha / r) B A. At the first step A has no gradient "
+                      "(B is zero), and Adam's first step of B is about the learning rate in "
+                      "every entry, whatever the size of the gradient: what is left that "
+                      "depends on alpha?")
+def _alpha_first_step_ratio(answer: Any) -> bool:
+    # Adam's epsilon damps the smallest gradients slightly more at the smaller
+    # alpha, so the measured ratio is a little above 2: both it and 2 are right.
+    return close_to(lambda: _first_step_update_norm(32.0) / _first_step_update_norm(16.0),
+                    tol=0.05)(answer)

@@ -822,11 +822,12 @@ def parameter_distance(a: nn.Module, b: nn.Module) -> float:
 def genre_blocks(genre: str, tokenizer, block_size: int = 64) -> list[list[int]]:
     """Token blocks of one Brown genre as running text, in corpus order.
 
-    The sentences are detokenised (:func:`tlbook.lora.detokenize`) and joined
-    with spaces into one text before :func:`tlbook.lora.lm_blocks` cuts it,
-    so no end-of-text token separates sentences: a model trained on these
-    blocks learns the genre, not a one-sentence-per-document format that
-    every other text cut the same way would share.
+    The sentences are detokenised (:func:`tlbook.lora.detokenize`) and
+    :func:`tlbook.lora.lm_blocks` joins them with spaces into one text and
+    cuts it, so no end-of-text token separates sentences: a model trained on
+    these blocks learns the genre, not a one-sentence-per-document format
+    that every other text cut the same way would share. Chapters "LoRA" and
+    "Catastrophic forgetting" both read Brown through this function.
 
     Raises:
         TypeError: ``genre`` is not a str.
@@ -839,8 +840,8 @@ def genre_blocks(genre: str, tokenizer, block_size: int = 64) -> list[list[int]]
     _v.string("genre", genre)
     _v.integer("block_size", block_size, 2)
 
-    text = " ".join(detokenize(s.words) for s in brown_sentences(genre))
-    return lm_blocks([text], tokenizer, block_size=block_size)
+    return lm_blocks([detokenize(s.words) for s in brown_sentences(genre)], tokenizer,
+                     block_size=block_size)
 
 
 def perplexity(model: nn.Module, blocks: Sequence[Sequence[int]], batch_size: int = 8) -> float:

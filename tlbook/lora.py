@@ -40,7 +40,7 @@ from . import _validate as _v
 __all__ = ["LoRALinear", "add_lora", "merge_lora", "lora_layers", "copy_peft_lora_weights",
            "lora_parameter_count", "linear_layer_shapes", "fit", "detokenize", "lm_blocks", "lm_loader",
            "lm_loss", "generate_greedy", "PeakMemory", "saved_size", "METHODS",
-           "train_classifier"]
+           "train_classifier", "SENTIMENT_BUDGET", "sentiment_cell"]
 
 ALL_LINEAR = "all-linear"
 """Target every linear layer except the output layer (as ``peft`` does)."""
@@ -470,8 +470,9 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
         profile: which encoder (``None``: the current profile).
 
     Returns:
-        ``{"method", "accuracy", "trainable", "total", "seconds", "peak_mb",
-        "saved_bytes", "losses", "model", "tokenizer"}``: ``total`` counts the
+        ``{"method", "accuracy", "predictions", "trainable", "total", "seconds",
+        "peak_mb", "saved_bytes", "losses", "model", "tokenizer"}``
+        (``predictions``: the ``(n,)`` predicted labels of ``test``): ``total`` counts the
         parameters of the model as it runs (with adapters), ``peak_mb`` the
         memory of training (:class:`PeakMemory`), ``saved_bytes`` what must be
         stored for this task: the adapter folder (LoRA), the head's weights
@@ -529,10 +530,51 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
             model.save_pretrained(tmp)
         size = saved_size(tmp)
     return {"method": method, "accuracy": float(np.mean(pred == np.asarray(test["label"]))),
+            "predictions": pred,
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total": sum(p.numel() for p in model.parameters()), "seconds": seconds,
             "peak_mb": mem.peak_mb, "saved_bytes": size, "losses": losses, "model": model,
             "tokenizer": tok}
+
+
+SENTIMENT_BUDGET = {"epochs": 1, "batch_size": 16, "max_length": 64}
+"""The training budget of every run of the chapter's sentiment comparison."""
+
+
+def sentiment_cell(config: dict, seed: int) -> dict:
+    """One cell of sweep ``ch7-lora``: :func:`train_classifier` on the
+    profile's movie-sentiment train and test sentences (the first
+    ``finetune_train`` and ``finetune_test``) with :data:`SENTIMENT_BUDGET`.
+
+    ``config`` holds ``method`` and ``lr``, and for LoRA ``r``, ``alpha`` and
+    ``targets`` (``"q+v"`` for the query and value projections, or
+    ``"all-linear"``).
+
+    Returns:
+        ``accuracy``, ``trainable`` and ``correct`` (1/0 for each test sentence).
+
+    Raises:
+        ValueError: ``targets`` is neither ``"q+v"`` nor ``"all-linear"``; as
+            :func:`train_classifier` for the rest.
+    """
+    import numpy as np
+
+    from .data import first_rows, load_movie_sentiment
+    from .profiles import get_profile
+
+    config = dict(config)
+    targets = config.pop("targets", "q+v")
+    if targets not in ("q+v", ALL_LINEAR):
+        raise ValueError(f"targets must be 'q+v' or {ALL_LINEAR!r}, got {targets!r}")
+    sizes = get_profile().sizes
+    ds = load_movie_sentiment()
+    train = first_rows(ds["train"], sizes["finetune_train"])
+    test = first_rows(ds["test"], sizes["finetune_test"])
+    res = train_classifier(train=train, test=test, seed=seed, **SENTIMENT_BUDGET, **config,
+                           targets=("query", "value") if targets == "q+v" else ALL_LINEAR)
+    pred = np.asarray(res.pop("predictions"))
+    return {"accuracy": res["accuracy"], "trainable": res["trainable"],
+            "correct": [int(x) for x in pred == np.asarray(test["label"])]}
 
 
 # ------------------------------------------------------------------ causal LM
@@ -554,9 +596,16 @@ def detokenize(words: Sequence[str]) -> str:
 
 
 def lm_blocks(texts: Sequence[str], tokenizer, block_size: int = 64) -> list[list[int]]:
-    """Token ids of ``texts`` joined (each text followed by the end-of-text
-    token) and cut into blocks of ``block_size``; the incomplete last block
-    is dropped, so no block needs padding.
+    """Token ids of ``texts`` joined with spaces into one running text and cut
+    into blocks of ``block_size``; the incomplete last block is dropped, so no
+    block needs padding.
+
+    No end-of-text (``eos``) token is put between texts. For a chat model such
+    as SmolLM2-Instruct that token is the end-of-turn marker, and a separator
+    after every sentence would be a pattern so easy to learn that it would
+    dominate a short fine-tuning run; running text teaches the text itself.
+    :func:`tlbook.forgetting.genre_blocks` calls this on the sentences of a
+    Brown genre.
 
     Returns:
         ``list`` of ``len(ids) // block_size`` lists of ``block_size`` ints.
@@ -568,10 +617,7 @@ def lm_blocks(texts: Sequence[str], tokenizer, block_size: int = 64) -> list[lis
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of str")
     _v.integer("block_size", block_size, 2)
-    eos = tokenizer.eos_token_id
-    ids: list[int] = []
-    for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"]:
-        ids += row + ([eos] if eos is not None else [])
+    ids = tokenizer(" ".join(texts), add_special_tokens=False)["input_ids"]
     n = len(ids) // block_size
     return [ids[i * block_size:(i + 1) * block_size] for i in range(n)]
 
