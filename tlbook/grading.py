@@ -114,6 +114,7 @@ _TABLE = """
 7.3 function medium 15 2
 7.4 number easy 10 1
 7.5 design hard 60 4
+7.6 number medium 20 2
 8.1 function medium 20 2
 8.2 function medium 15 2
 8.3 number medium 20 2
