@@ -102,6 +102,10 @@ def test_a_per_item_metric_is_checked_by_the_share_of_items_that_differ(monkeypa
     path = sweeps.run("items", progress=False)
     assert sweeps.check_cell("items", 0) == []
     record = json.loads(path.read_text())
+    # the 50 items stand on one line of the file, and the file reads back exactly
+    line = next(x for x in path.read_text().splitlines() if '"correct":' in x)
+    assert json.loads(line.split(":", 1)[1]) == record["results"][0]["metrics"]["correct"]
+    assert sweeps.record_json(record) == path.read_text()
     correct = record["results"][0]["metrics"]["correct"]
     correct[0] = 1 - correct[0]  # one item of 50 (2%) is within the tolerance
     path.write_text(json.dumps(record))

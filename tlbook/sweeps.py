@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 
-__all__ = ["Sweep", "SWEEPS", "record_path", "run", "load", "describe", "rerun_cell",
-           "check_cell", "main"]
+__all__ = ["Sweep", "SWEEPS", "record_path", "record_json", "run", "load", "describe",
+           "rerun_cell", "check_cell", "main"]
 
 RECORDS = Path(__file__).parent / "assets" / "sweeps"
 
@@ -317,8 +317,31 @@ def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path
         "results": results,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    out.write_text(record_json(record))
     return out
+
+
+def record_json(record: dict) -> str:
+    """A record as the text of its file: indented, but each per-item list of
+    numbers on one line (a record of per-token results stays small and its
+    diffs readable)."""
+    lists: list[str] = []
+
+    def pack(value):
+        if isinstance(value, dict):
+            return {k: pack(v) for k, v in value.items()}
+        if isinstance(value, list) and value and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            lists.append(json.dumps(value, separators=(",", ":")))
+            return f"\0{len(lists) - 1}\0"
+        if isinstance(value, list):
+            return [pack(v) for v in value]
+        return value
+
+    text = json.dumps(pack(record), indent=1)
+    for i, packed in enumerate(lists):
+        text = text.replace(f'"\\u0000{i}\\u0000"', packed, 1)
+    return text + "\n"
 
 
 def load(name: str, path: str | Path | None = None):

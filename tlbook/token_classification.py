@@ -358,26 +358,17 @@ def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_s
         ValueError: ``batch_size`` not a positive int, ``max_length`` not a
             positive int within the model's positions.
     """
-    import torch
-
     words_list = _check_word_lists(words_list)
     _v.positive_int("batch_size", batch_size, rule="an int >= 1")
     _v.max_length("max_length", max_length, model)
-    enc = tokenize_words(words_list, tokenizer, max_length)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     fill = next((i for i, name in id2label.items() if name == "O"), 0)
-    device = next(model.parameters()).device
-    out: list[list[str]] = [[] for _ in words_list]
-    model.eval()
-    with torch.inference_mode():
-        for idx in length_sorted_batches([len(ids) for ids in enc["input_ids"]], batch_size):
-            batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx],
-                                   "attention_mask": [enc["attention_mask"][i] for i in idx]},
-                                  return_tensors="pt")
-            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
-            for row, i in enumerate(idx):
-                ids = word_predictions(logits[row], enc["word_ids"][i], len(words_list[i]), fill)
-                out[i] = [id2label[int(j)] for j in ids]
+    out = []
+    for logits in _first_piece_rows(model, tokenizer, words_list, batch_size, max_length,
+                                    "logits"):
+        cut = np.isnan(logits).any(axis=1)  # words that truncation cut off
+        ids = np.where(cut, fill, np.nan_to_num(logits).argmax(axis=1))
+        out.append([id2label[int(j)] for j in ids])
     return out
 
 
