@@ -343,6 +343,15 @@ def load_token_classifier(labels: Sequence[str], profile: str | Profile | None =
     return model, tokenizer
 
 
+def _check_inference(model, words_list, batch_size: int, max_length: int) -> list[list[str]]:
+    """The checks of every function that runs ``model`` on word lists; returns
+    ``words_list`` as lists."""
+    words_list = _check_word_lists(words_list)
+    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
+    _v.max_length("max_length", max_length, model)
+    return words_list
+
+
 def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_size: int = 64,
                   max_length: int = 128) -> list[list[str]]:
     """Predicted label names, one per word, for each sentence.
@@ -358,9 +367,7 @@ def predict_words(model, tokenizer, words_list: Sequence[Sequence[str]], batch_s
         ValueError: ``batch_size`` not a positive int, ``max_length`` not a
             positive int within the model's positions.
     """
-    words_list = _check_word_lists(words_list)
-    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
-    _v.max_length("max_length", max_length, model)
+    words_list = _check_inference(model, words_list, batch_size, max_length)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     fill = next((i for i, name in id2label.items() if name == "O"), 0)
     out = []
@@ -583,9 +590,7 @@ def word_probabilities(model, tokenizer, words_list: Sequence[Sequence[str]],
         ValueError: ``batch_size`` not a positive int, ``max_length`` not a
             positive int within the model's positions.
     """
-    words_list = _check_word_lists(words_list)
-    _v.positive_int("batch_size", batch_size, rule="an int >= 1")
-    _v.max_length("max_length", max_length, model)
+    words_list = _check_inference(model, words_list, batch_size, max_length)
     out = []
     for logits in _first_piece_rows(model, tokenizer, words_list, batch_size, max_length,
                                     "logits"):
