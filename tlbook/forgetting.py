@@ -874,7 +874,8 @@ def sequential_cell(config: dict, seed: int) -> dict:
     :data:`SEQUENTIAL_VARIANTS`), on the chapter's data: 160 training
     sentences of each task, 200 test items of each.
 
-    Everything random follows ``seed``: the new spam head, the order of both
+    The sentiment head starts as a linear probe (:func:`probe_head`), as
+    in the chapter. Everything random follows ``seed``: the new spam head, the order of both
     tasks' batches, the rehearsed sentences. Task A trains every weight at
     1e-4 (mean pooling, as in the chapter); task B at 3e-4 except "lower
     learning rate" (5e-5) and "LoRA" (1e-3, r = 8, merged). L2-SP pulls
@@ -905,6 +906,7 @@ def sequential_cell(config: dict, seed: int) -> dict:
     pretrained, tokenizer = load_encoder(num_labels=2)
     start = MultiHeadClassifier.from_classifier(pretrained, new_heads=1, seed=seed,
                                                 pooling="mean")
+    probe_head(start, tokenizer, train["text"], train["label"], task=0)  # LP, then FT
     task_a, _ = train_task(start, tokenizer, train["text"], train["label"],
                            [0] * len(train), lr=_TASK_A_LR, batch_size=16, seed=seed)
 
