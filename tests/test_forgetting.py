@@ -439,3 +439,13 @@ def test_chapter_8_checkers_accept_correct_answers_and_reject_wrong_ones(capsys)
     assert not check("8.3", 2.0)  # a CKA is at most 1
     out = capsys.readouterr().out
     assert out.count("correct.") == 3 and out.count("not yet") == 4
+
+
+def test_the_sequential_cell_refuses_unknown_variants_before_loading_anything():
+    from tlbook.forgetting import SEQUENTIAL_VARIANTS, sequential_cell
+
+    assert "EWC" in SEQUENTIAL_VARIANTS and "plain fine-tuning" in SEQUENTIAL_VARIANTS
+    with pytest.raises(ValueError, match="variant"):
+        sequential_cell({"variant": "forget nothing"}, 0)
+    with pytest.raises(ValueError, match="config must be"):
+        sequential_cell({"variant": "EWC", "lr": 1.0}, 0)

@@ -45,7 +45,8 @@ POOLINGS = ("cls", "mean")
 __all__ = ["POOLINGS", "probe_head", "linear_cka", "debiased_cka", "layer_cka", "L2SPPenalty",
            "fisher_diagonal", "EWCPenalty", "rehearsal_mix",
            "MultiHeadClassifier", "task_loader", "task_accuracy", "train_task",
-           "parameter_distance", "genre_blocks", "perplexity"]
+           "parameter_distance", "genre_blocks", "perplexity", "SEQUENTIAL_VARIANTS",
+           "sequential_cell"]
 
 
 # ------------------------------------------------------------------ CKA
@@ -854,3 +855,95 @@ def perplexity(model: nn.Module, blocks: Sequence[Sequence[int]], batch_size: in
     from .lora import lm_loader, lm_loss
 
     return math.exp(lm_loss(model, lm_loader(blocks, batch_size=batch_size)))
+
+
+# ------------------------------------------------------------------ the recorded sweep
+
+SEQUENTIAL_VARIANTS: tuple[str, ...] = ("plain fine-tuning", "lower learning rate",
+                                        "frozen lower layers", "rehearsal", "L2-SP", "EWC",
+                                        "LoRA")
+"""The ways :func:`sequential_cell` trains task B, as chapter "Catastrophic
+forgetting" lists them (EWC added)."""
+
+_TASK_A_LR, _TASK_B_LR, _SPAM_LEN, _L2SP_ALPHA = 1e-4, 3e-4, 32, 0.1
+
+
+def sequential_cell(config: dict, seed: int) -> dict:
+    """One run of sweep ``ch8-sequential``: sentiment (task A), then spam
+    (task B) in the way ``config["variant"]`` names (one of
+    :data:`SEQUENTIAL_VARIANTS`), on the chapter's data: 160 training
+    sentences of each task, 200 test items of each.
+
+    The sentiment head starts as a linear probe (:func:`probe_head`), as
+    in the chapter. Everything random follows ``seed``: the new spam head, the order of both
+    tasks' batches, the rehearsed sentences. Task A trains every weight at
+    1e-4 (mean pooling, as in the chapter); task B at 3e-4 except "lower
+    learning rate" (5e-5) and "LoRA" (1e-3, r = 8, merged). L2-SP pulls
+    with alpha = 0.1; EWC (:class:`EWCPenalty`, the Fisher of task A's
+    training sentences from :func:`fisher_diagonal`) gets the same total
+    stiffness, redistributed by importance: ``alpha_EWC * mean(F) / 2 =
+    0.1``.
+
+    Returns:
+        ``sentiment after A``, ``sentiment after B``, ``spam after B`` (test
+        accuracies), ``sentiment lost`` (the first minus the second),
+        ``weights moved`` (:func:`parameter_distance` of the two encoders),
+        and per test sentence ``sentiment correct after A`` /
+        ``sentiment correct after B`` (1 or 0), for paired comparisons.
+    """
+    from .data import first_rows, load_movie_sentiment, load_spam
+    from .models import load_encoder
+
+    if not isinstance(config, dict) or set(config) != {"variant"}:
+        raise ValueError(f"config must be {{'variant': one of {SEQUENTIAL_VARIANTS}}}, got "
+                         f"{config!r}")
+    variant = config["variant"]
+    _v.one_of("variant", variant, SEQUENTIAL_VARIANTS)
+    _v.non_negative_int("seed", seed)
+    movies, spam = load_movie_sentiment(), load_spam()
+    train, test = first_rows(movies["train"], 160), first_rows(movies["test"], 200)
+    spam_train, spam_test = first_rows(spam["train"], 160), first_rows(spam["test"], 200)
+    pretrained, tokenizer = load_encoder(num_labels=2)
+    start = MultiHeadClassifier.from_classifier(pretrained, new_heads=1, seed=seed,
+                                                pooling="mean")
+    probe_head(start, tokenizer, train["text"], train["label"], task=0)  # LP, then FT
+    task_a, _ = train_task(start, tokenizer, train["text"], train["label"],
+                           [0] * len(train), lr=_TASK_A_LR, batch_size=16, seed=seed)
+
+    def sentiment_correct(model):  # one sentence at a time keeps the test order
+        return [int(task_accuracy(model, tokenizer, [text], [label], task=0))
+                for text, label in zip(test["text"], test["label"])]
+
+    new = list(zip(spam_train["text"], spam_train["label"], [1] * len(spam_train)))
+    kwargs: dict = {"lr": _TASK_B_LR}
+    examples = new
+    if variant == "lower learning rate":
+        kwargs["lr"] = 5e-5
+    elif variant == "frozen lower layers":
+        kwargs["freeze_layers"] = 4
+    elif variant == "rehearsal":
+        old = list(zip(train["text"], train["label"], [0] * len(train)))
+        examples = rehearsal_mix(new, old, 32, seed=seed)
+        kwargs["frozen_heads"] = [0]
+    elif variant == "L2-SP":
+        kwargs["l2sp_alpha"] = _L2SP_ALPHA
+    elif variant == "EWC":
+        fisher = fisher_diagonal(task_a, task_loader(train["text"], train["label"], 0,
+                                                     tokenizer), module=task_a.encoder)
+        mean_f = float(sum(f.sum() for f in fisher.values())
+                       / sum(f.numel() for f in fisher.values()))
+        kwargs.update(ewc_alpha=2 * _L2SP_ALPHA / mean_f, fisher=fisher)
+    elif variant == "LoRA":
+        kwargs.update(lr=1e-3, lora_r=8)
+    texts, labels, tasks = map(list, zip(*examples))
+    task_b, _ = train_task(task_a, tokenizer, texts, labels, tasks, batch_size=16,
+                           max_length=_SPAM_LEN, seed=seed, **kwargs)
+    after_a, after_b = sentiment_correct(task_a), sentiment_correct(task_b)
+    spam_b = task_accuracy(task_b, tokenizer, spam_test["text"], spam_test["label"], task=1,
+                           max_length=_SPAM_LEN)
+    return {"sentiment after A": float(np.mean(after_a)),
+            "sentiment after B": float(np.mean(after_b)),
+            "sentiment lost": float(np.mean(after_a) - np.mean(after_b)),
+            "spam after B": float(spam_b),
+            "weights moved": parameter_distance(task_a.encoder, task_b.encoder),
+            "sentiment correct after A": after_a, "sentiment correct after B": after_b}

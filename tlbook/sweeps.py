@@ -197,6 +197,23 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
                  "spans_per_100_without", "rate", "found"),
         threads=2,
     ),
+    Sweep(
+        name="ch8-sequential",
+        cell="tlbook.forgetting:sequential_cell",
+        # EWC (a Fisher pass) is the dearest cell, "lower learning rate" among the cheapest: last
+        grid=tuple({"variant": v} for v in ("plain fine-tuning", "frozen lower layers",
+                                             "rehearsal", "L2-SP", "EWC", "LoRA",
+                                             "lower learning rate")),
+        seeds=(0, 1, 2),
+        # 20 optimizer steps: another CPU's rounding moves a few test sentences
+        tolerance=0.02,
+        chapter="Catastrophic forgetting",
+        description="sentiment, then spam: plain fine-tuning and six ways to forget less "
+                    "(lower rate, frozen layers, rehearsal, L2-SP, EWC, LoRA)",
+        metrics=("sentiment after A", "sentiment after B", "sentiment lost", "spam after B",
+                 "weights moved", "sentiment correct after A", "sentiment correct after B"),
+        threads=2,
+    ),
 ]}
 
 
