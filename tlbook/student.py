@@ -118,7 +118,8 @@ def _tags(cell: Any) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _strip_solution_blocks(text: str, drop: Callable[[str | None, bool], bool] | None = None
+def _strip_solution_blocks(text: str, drop: Callable[[str | None, bool], bool] | None = None,
+                           rewrite: Callable[[str | None, list[str]], str] | None = None
                            ) -> tuple[str, list[tuple[str | None, bool]]]:
     """``text`` without its ``{solution}`` directive blocks, and what was seen.
 
@@ -128,6 +129,9 @@ def _strip_solution_blocks(text: str, drop: Callable[[str | None, bool], bool] |
             block (its exercise id, ``"5.1"`` from ``ex-5-1``, or None when its
             label is not of that form; whether it has the ``:hidden:``
             option); None drops every block.
+        rewrite: ``rewrite(exercise_id, block_lines) -> str`` replaces each
+            kept block (its lines from the opening to the closing fence);
+            None keeps it as it is.
 
     Returns:
         ``(text, blocks)``: the text without the dropped blocks, and one
@@ -155,7 +159,7 @@ def _strip_solution_blocks(text: str, drop: Callable[[str | None, bool], bool] |
                 dropped = True if drop is None else bool(drop(exercise_id, hidden))
                 blocks.append((exercise_id, dropped))
                 if not dropped:
-                    kept.extend(block)
+                    kept.extend(block if rewrite is None else [rewrite(exercise_id, block)])
     if fence is not None:  # an unclosed block runs to the end of the cell: never shown
         exercise_id, hidden = _solution_label(block)
         blocks.append((exercise_id, True))
@@ -328,11 +332,6 @@ def hide_patterns(hide: str | Iterable[str] | None) -> tuple[str, ...] | None:
 
 
 _FOLDED = re.compile(r"Solutions\s+are\s+folded\s+under\s+each\s+exercise\.")
-_SOLUTION_BLOCK = re.compile(
-    r"^[ ]{0,3}(?P<fence>`{3,}|:{3,})[ \t]*\{solution\}[ \t]*(?P<label>[^\n]*)\n"
-    r"(?P<body>.*?)^[ ]{0,3}(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL)
-
-
 def _id_order(exercise_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in exercise_id.split("."))
 
@@ -341,7 +340,7 @@ def _ids_text(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
-def _where_solutions_are(hidden: list[str], kept: list[str]) -> str:
+def _where_solutions_are(kept: list[str]) -> str:
     """The sentence that replaces "Solutions are folded under each exercise."."""
     if not kept:
         return "Solutions are in the instructors' edition."
@@ -354,15 +353,16 @@ def _where_solutions_are(hidden: list[str], kept: list[str]) -> str:
 
 def _readable_solutions(source: str) -> str:
     """Kept ``{solution}`` blocks as plain Markdown: a bold heading over the text."""
-    def replace(match: re.Match) -> str:
-        label = re.match(r"ex-(\d+)-(\d+)", match.group("label").strip())
-        lines = match.group("body").splitlines()
-        while lines and re.match(r"^:[\w-]+:", lines[0]):
+    def plain(exercise_id: str | None, block: list[str]) -> str:
+        lines = [line.rstrip("\n") for line in block[1:-1]]  # inside the fences
+        while lines and re.match(r"^\s*:[\w-]+:", lines[0]):
             lines.pop(0)
-        heading = (f"**Solution of exercise {label.group(1)}.{label.group(2)}**" if label
+        heading = (f"**Solution of exercise {exercise_id}**" if exercise_id
                    else "**Solution**")
-        return f"{heading}\n\n" + _plain_roles("\n".join(lines).strip()) + "\n"
-    return _SOLUTION_BLOCK.sub(replace, source)
+        ending = "\n" if block[-1].endswith("\n") else ""
+        return f"{heading}\n\n" + _plain_roles("\n".join(lines).strip()) + "\n" + ending
+
+    return _strip_solution_blocks(source, lambda *_: False, plain)[0]
 
 
 def student_notebook(nb: Any, readable_prompts: bool = False,
@@ -453,7 +453,7 @@ def _edition(nb: Any, readable_prompts: bool, hide: str | Iterable[str] | None
             cell.execution_count = None
         cells.append(cell)
     if hidden_ids:
-        sentence = _where_solutions_are(hidden_ids, [i for i in kept_ids if i != "?"])
+        sentence = _where_solutions_are([i for i in kept_ids if i != "?"])
         for cell in cells:
             if cell.cell_type == "markdown" and _FOLDED.search(cell.source):
                 cell.source = _FOLDED.sub(sentence, cell.source)
