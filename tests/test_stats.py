@@ -25,6 +25,28 @@ def test_seed_interval_uses_the_t_quantile():
     assert stats.seed_interval([1.0, 2.0, 3.0], level=0.5).half_width < iv.half_width
 
 
+def test_paired_seeds_is_a_paired_t_test_and_cancels_what_the_seed_shares():
+    from scipy import stats as sp
+
+    seed_effect = np.array([0.60, 0.75, 0.68, 0.82, 0.55])  # what each seed does to both
+    a, b = seed_effect + np.array([0.031, 0.029, 0.030, 0.032, 0.028]), seed_effect
+    d = stats.paired_seeds(a, b)
+    t = sp.ttest_rel(a, b)
+    assert d.diff == pytest.approx(0.030) and d.p_value == pytest.approx(t.pvalue)
+    assert d.low > 0 and stats.resolved(d)
+    # the same two systems, unpaired, overlap: the seed effect swamps the difference
+    assert not stats.resolved((stats.seed_interval(a), stats.seed_interval(b)))
+    # the interval is mean +- t(n-1) * se of the differences
+    half = sp.t.ppf(0.975, 4) * np.std(a - b, ddof=1) / np.sqrt(5)
+    assert d.high - d.diff == pytest.approx(half)
+    same = stats.paired_seeds(b, b)
+    assert same.diff == 0 and same.p_value == 1 and not stats.resolved(same)
+    with pytest.raises(ValueError, match="same test items"):
+        stats.paired_seeds([0.1, 0.2], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.paired_seeds([0.1], [0.2])
+
+
 def test_bootstrap_interval_of_a_constant_has_zero_width():
     iv = stats.bootstrap_interval([0.8] * 50)
     assert iv.low == iv.mean == iv.high == pytest.approx(0.8)
