@@ -198,6 +198,25 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         threads=2,
     ),
     Sweep(
+        name="ch10-distill",
+        cell="tlbook.distill:student_cell",
+        # The 1-layer student on hard labels needs no teacher: the cheap cell, last.
+        grid=tuple({"student": s, "method": m} for s, methods in (
+            ("3 layers", ("hard labels", "distillation", "distillation + unlabelled")),
+            ("1 layer", ("distillation + unlabelled", "distillation", "hard labels")))
+            for m in methods),
+        seeds=(0, 1, 2),
+        # 100 optimizer steps carry another CPU's rounding into a few test sentences
+        tolerance=0.02,
+        chapter="Smaller and faster",
+        description="3- and 1-layer students cut from the encoder: hard labels, distillation "
+                    "from the fine-tuned teacher, distillation with unlabelled sentences; "
+                    "each scored in float32 and int8",
+        metrics=("accuracy", "int8 accuracy", "steps", "parameters", "correct",
+                 "int8 correct"),
+        threads=2,
+    ),
+    Sweep(
         name="ch8-sequential",
         cell="tlbook.forgetting:sequential_cell",
         # EWC (a Fisher pass) is the dearest cell, "lower learning rate" among the cheapest: last
