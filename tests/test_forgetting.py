@@ -9,8 +9,8 @@ from torch import nn
 
 from tlbook.forgetting import (EWCPenalty, L2SPPenalty, MultiHeadClassifier, debiased_cka,
                                fisher_diagonal, layer_cka, linear_cka, parameter_distance,
-                               probe_head, rehearsal_mix, task_accuracy, task_loader,
-                               train_task)
+                               probe_head, rehearsal_mix, task_accuracy, task_correct,
+                               task_loader, train_task)
 
 
 def _random(n, d, seed):
@@ -328,6 +328,27 @@ def test_train_task_variants_change_what_they_should(encoder):
         task_accuracy(plain, tok, TEXTS, [0] * 4, task=2)
 
 
+def test_task_correct_follows_the_order_of_the_texts(encoder):
+    # task_loader serves texts sorted by length; task_correct must undo that.
+    model, tok = encoder
+    mh = MultiHeadClassifier.from_classifier(model, new_heads=1, seed=0)
+    texts = ["a film that is long and long and long and long", "good", "bad one",
+             "a very very good film"]
+    loader = task_loader(texts, [0, 1, 0, 1], 0, tok)
+    assert sorted(loader.order) == [0, 1, 2, 3] and loader.order[0] == 1  # shortest first
+    preds = []
+    with torch.no_grad():
+        for text in texts:  # one at a time: order cannot be mixed up
+            batch = next(iter(task_loader([text], [0], 0, tok)))
+            batch.pop("labels")
+            preds.append(int(mh.eval()(**batch).logits.argmax(-1)))
+    # gold labels equal to each prediction, then flipped: 1s, then 0s, in text order
+    assert task_correct(mh, tok, texts, preds, task=0) == [1, 1, 1, 1]
+    flipped = [1 - p for p in preds[:2]] + preds[2:]
+    assert task_correct(mh, tok, texts, flipped, task=0, batch_size=3) == [0, 0, 1, 1]
+    assert task_accuracy(mh, tok, texts, flipped, task=0) == 0.5
+
+
 def test_task_loader_checks_lengths(encoder):
     _, tok = encoder
     with pytest.raises(ValueError, match="equally long"):
@@ -449,3 +470,14 @@ def test_the_sequential_cell_refuses_unknown_variants_before_loading_anything():
         sequential_cell({"variant": "forget nothing"}, 0)
     with pytest.raises(ValueError, match="config must be"):
         sequential_cell({"variant": "EWC", "lr": 1.0}, 0)
+
+
+def test_the_chapter_data_have_the_sizes_it_states_and_disjoint_splits():
+    from tlbook.forgetting import sequential_data
+
+    data = sequential_data()
+    assert {k: len(v) for k, v in data.items()} == {
+        "train": 160, "validation": 100, "test": 200, "spam train": 640, "spam test": 200}
+    assert not set(data["train"]["text"]) & set(data["test"]["text"])
+    assert set(data["spam train"]["label"]) == set(data["spam test"]["label"]) == {0, 1}
+

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -48,6 +50,42 @@ def test_check_cell_catches_a_record_that_drifted_from_the_code(toy):
     path.write_text(json.dumps(record))
     problems = sweeps.check_cell("toy", 4)
     assert len(problems) == 1 and problems[0].startswith("score: recorded")
+
+
+def test_an_interrupted_sweep_continues_where_it_stopped(toy, monkeypatch):
+    calls = []
+
+    def counting(config, seed):
+        calls.append((config["shift"], seed))
+        return toy_cell(config, seed)
+
+    monkeypatch.setattr(sys.modules[__name__], "toy_cell_counted", counting, raising=False)
+    monkeypatch.setitem(sweeps.SWEEPS, "toy", dataclasses.replace(
+        toy, cell="test_sweeps:toy_cell_counted"))
+    full = json.loads(sweeps.run("toy", progress=False).read_text())["results"]
+    calls.clear()
+    out = sweeps.record_path("toy")
+    out.unlink()
+    partial = sweeps.partial_path(out)
+    partial.write_text(json.dumps(full[:4]))  # as if stopped after four cells
+    assert sweeps.run("toy", progress=False) == out
+    assert calls == [(1.0, 1), (1.0, 2)]  # only the two missing cells ran
+    assert not partial.exists()
+    again = json.loads(out.read_text())["results"]
+    assert [r["metrics"] for r in again] == [r["metrics"] for r in full]
+    # a partial file of another grid is not trusted: everything runs again
+    out.unlink()
+    partial.write_text(json.dumps([{**full[0], "seed": 7}]))
+    calls.clear()
+    sweeps.run("toy", progress=False)
+    assert len(calls) == 6
+    # a time limit already used up stops before the first new cell, keeping what is done
+    out.unlink()
+    partial.write_text(json.dumps(full[:2]))
+    assert sweeps.run("toy", progress=False, max_minutes=1e-9) is None
+    assert not out.exists() and len(json.loads(partial.read_text())) == 2
+    with pytest.raises(ValueError, match="max_minutes"):
+        sweeps.run("toy", max_minutes=0)
 
 
 def test_unknown_and_unrecorded_sweeps_say_what_to_do(toy):

@@ -28,6 +28,7 @@ them, this module keeps them.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -44,9 +45,9 @@ POOLINGS = ("cls", "mean")
 
 __all__ = ["POOLINGS", "probe_head", "linear_cka", "debiased_cka", "layer_cka", "L2SPPenalty",
            "fisher_diagonal", "EWCPenalty", "rehearsal_mix",
-           "MultiHeadClassifier", "task_loader", "task_accuracy", "train_task",
+           "MultiHeadClassifier", "task_loader", "task_correct", "task_accuracy", "train_task",
            "parameter_distance", "genre_blocks", "perplexity", "SEQUENTIAL_VARIANTS",
-           "sequential_cell"]
+           "sequential_data", "train_variant", "sequential_cell"]
 
 
 # ------------------------------------------------------------------ CKA
@@ -607,7 +608,8 @@ def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int
     reads only the start of each e-mail on purpose). With ``shuffle_seed`` the
     order is shuffled in length-grouped batches
     (:func:`tlbook.finetune.length_grouped_order`); without, it is sorted by
-    length.
+    length. The loader's ``order`` attribute says which text each example
+    is: the k-th one served is ``texts[order[k]]``.
 
     Raises:
         TypeError: ``texts`` not a sequence of str, a label or task id not
@@ -644,8 +646,10 @@ def task_loader(texts: Sequence[str], labels: Sequence[int], tasks: Sequence[int
     lengths = [len(r["input_ids"]) for r in rows]
     order = (sorted(range(len(rows)), key=lambda i: lengths[i]) if shuffle_seed is None
              else length_grouped_order(lengths, batch_size, shuffle_seed))
-    return torch.utils.data.DataLoader([rows[i] for i in order], batch_size=batch_size,
-                                       collate_fn=DataCollatorWithPadding(tokenizer))
+    loader = torch.utils.data.DataLoader([rows[i] for i in order], batch_size=batch_size,
+                                         collate_fn=DataCollatorWithPadding(tokenizer))
+    loader.order = order  # the k-th example served is texts[order[k]]
+    return loader
 
 
 def _check_task(model, task) -> None:
@@ -657,10 +661,12 @@ def _check_task(model, task) -> None:
 
 
 @torch.no_grad()
-def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
-                  labels: Sequence[int], task: int, max_length: int = 64,
-                  batch_size: int = 64) -> float:
-    """Accuracy of head ``task`` of ``model`` on ``texts``.
+def task_correct(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
+                 labels: Sequence[int], task: int, max_length: int = 64,
+                 batch_size: int = 64) -> list[int]:
+    """Whether head ``task`` of ``model`` gets each of ``texts`` right: 1 or 0
+    per text, in the order of ``texts`` (for paired comparisons of two models
+    on the same items).
 
     Raises:
         TypeError: ``model`` is not a :class:`MultiHeadClassifier`.
@@ -671,13 +677,33 @@ def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    right = 0
-    for batch in task_loader(texts, labels, task, tokenizer, batch_size, max_length):
-        batch = {k: v.to(device) for k, v in batch.items()}
-        gold = batch.pop("labels")
-        right += int((model(**batch).logits.argmax(-1) == gold).sum())
+    served: list[int] = []
+    loader = task_loader(texts, labels, task, tokenizer, batch_size, max_length)
+    with torch.no_grad():
+        for batch in loader:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            gold = batch.pop("labels")
+            served += (model(**batch).logits.argmax(-1) == gold).int().tolist()
     model.train(was_training)
-    return right / len(texts)
+    right = [0] * len(served)
+    for k, i in enumerate(loader.order):
+        right[i] = served[k]
+    return right
+
+
+def task_accuracy(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
+                  labels: Sequence[int], task: int, max_length: int = 64,
+                  batch_size: int = 64) -> float:
+    """Accuracy of head ``task`` of ``model`` on ``texts`` (the mean of
+    :func:`task_correct`).
+
+    Raises:
+        TypeError: ``model`` is not a :class:`MultiHeadClassifier`.
+        ValueError: ``task`` is not one of its heads (and what
+            :func:`task_loader` raises).
+    """
+    right = task_correct(model, tokenizer, texts, labels, task, max_length, batch_size)
+    return sum(right) / len(texts)
 
 
 def train_task(model: MultiHeadClassifier, tokenizer, texts: Sequence[str],
@@ -866,54 +892,55 @@ SEQUENTIAL_VARIANTS: tuple[str, ...] = ("plain fine-tuning", "lower learning rat
 forgetting" lists them (EWC added)."""
 
 _TASK_A_LR, _TASK_B_LR, _SPAM_LEN, _L2SP_ALPHA = 1e-4, 3e-4, 32, 0.1
+_SPAM_TRAIN, _REHEARSED = 640, 128
 
 
-def sequential_cell(config: dict, seed: int) -> dict:
-    """One run of sweep ``ch8-sequential``: sentiment (task A), then spam
-    (task B) in the way ``config["variant"]`` names (one of
-    :data:`SEQUENTIAL_VARIANTS`), on the chapter's data: 160 training
-    sentences of each task, 200 test items of each.
-
-    The sentiment head starts as a linear probe (:func:`probe_head`), as
-    in the chapter. Everything random follows ``seed``: the new spam head, the order of both
-    tasks' batches, the rehearsed sentences. Task A trains every weight at
-    1e-4 (mean pooling, as in the chapter); task B at 3e-4 except "lower
-    learning rate" (5e-5) and "LoRA" (1e-3, r = 8, merged). L2-SP pulls
-    with alpha = 0.1; EWC (:class:`EWCPenalty`, the Fisher of task A's
-    training sentences from :func:`fisher_diagonal`) gets the same total
-    stiffness, redistributed by importance: ``alpha_EWC * mean(F) / 2 =
-    0.1``.
-
-    Returns:
-        ``sentiment after A``, ``sentiment after B``, ``spam after B`` (test
-        accuracies), ``sentiment lost`` (the first minus the second),
-        ``weights moved`` (:func:`parameter_distance` of the two encoders),
-        and per test sentence ``sentiment correct after A`` /
-        ``sentiment correct after B`` (1 or 0), for paired comparisons.
-    """
+def sequential_data() -> dict:
+    """The data of chapter "Catastrophic forgetting": movie sentiment (task A;
+    ``train`` 160, ``validation`` 100, ``test`` 200 sentences) and spam
+    (task B; ``spam train`` 640, ``spam test`` 200 e-mails), each a
+    ``datasets.Dataset`` with ``text`` and ``label``, the first rows of
+    their splits."""
     from .data import first_rows, load_movie_sentiment, load_spam
+
+    movies, spam = load_movie_sentiment(), load_spam()
+    return {"train": first_rows(movies["train"], 160),
+            "validation": first_rows(movies["validation"], 100),
+            "test": first_rows(movies["test"], 200),
+            "spam train": first_rows(spam["train"], _SPAM_TRAIN),
+            "spam test": first_rows(spam["test"], 200)}
+
+
+@functools.lru_cache(maxsize=8)
+def _after_task_a(seed: int):
+    """The chapter's data and the model after task A for ``seed`` (kept, so
+    that the variants of one seed in one process train task A once; the
+    model is never changed in place: :func:`train_task` trains a copy)."""
     from .models import load_encoder
 
-    if not isinstance(config, dict) or set(config) != {"variant"}:
-        raise ValueError(f"config must be {{'variant': one of {SEQUENTIAL_VARIANTS}}}, got "
-                         f"{config!r}")
-    variant = config["variant"]
-    _v.one_of("variant", variant, SEQUENTIAL_VARIANTS)
-    _v.non_negative_int("seed", seed)
-    movies, spam = load_movie_sentiment(), load_spam()
-    train, test = first_rows(movies["train"], 160), first_rows(movies["test"], 200)
-    spam_train, spam_test = first_rows(spam["train"], 160), first_rows(spam["test"], 200)
+    data = sequential_data()
     pretrained, tokenizer = load_encoder(num_labels=2)
     start = MultiHeadClassifier.from_classifier(pretrained, new_heads=1, seed=seed,
                                                 pooling="mean")
+    train = data["train"]
     probe_head(start, tokenizer, train["text"], train["label"], task=0)  # LP, then FT
     task_a, _ = train_task(start, tokenizer, train["text"], train["label"],
                            [0] * len(train), lr=_TASK_A_LR, batch_size=16, seed=seed)
+    return data, tokenizer, task_a
 
-    def sentiment_correct(model):  # one sentence at a time keeps the test order
-        return [int(task_accuracy(model, tokenizer, [text], [label], task=0))
-                for text, label in zip(test["text"], test["label"])]
 
+def train_variant(task_a: MultiHeadClassifier, tokenizer, data: dict, variant: str,
+                  seed: int = 0) -> MultiHeadClassifier:
+    """Task B (spam, head 1) trained on a copy of ``task_a`` in one of the
+    :data:`SEQUENTIAL_VARIANTS`, as :func:`sequential_cell` describes;
+    ``data`` is :func:`sequential_data`. The sentiment head stays frozen.
+
+    Raises:
+        ValueError: ``variant`` unknown, ``seed`` not an int >= 0.
+    """
+    _v.one_of("variant", variant, SEQUENTIAL_VARIANTS)
+    _v.non_negative_int("seed", seed)
+    train, spam_train = data["train"], data["spam train"]
     new = list(zip(spam_train["text"], spam_train["label"], [1] * len(spam_train)))
     kwargs: dict = {"lr": _TASK_B_LR}
     examples = new
@@ -923,7 +950,7 @@ def sequential_cell(config: dict, seed: int) -> dict:
         kwargs["freeze_layers"] = 4
     elif variant == "rehearsal":
         old = list(zip(train["text"], train["label"], [0] * len(train)))
-        examples = rehearsal_mix(new, old, 32, seed=seed)
+        examples = rehearsal_mix(new[:len(new) - _REHEARSED], old, _REHEARSED, seed=seed)
         kwargs["frozen_heads"] = [0]
     elif variant == "L2-SP":
         kwargs["l2sp_alpha"] = _L2SP_ALPHA
@@ -938,12 +965,68 @@ def sequential_cell(config: dict, seed: int) -> dict:
     texts, labels, tasks = map(list, zip(*examples))
     task_b, _ = train_task(task_a, tokenizer, texts, labels, tasks, batch_size=16,
                            max_length=_SPAM_LEN, seed=seed, **kwargs)
-    after_a, after_b = sentiment_correct(task_a), sentiment_correct(task_b)
-    spam_b = task_accuracy(task_b, tokenizer, spam_test["text"], spam_test["label"], task=1,
-                           max_length=_SPAM_LEN)
+    return task_b
+
+
+def sequential_cell(config: dict, seed: int) -> dict:
+    """One run of sweep ``ch8-sequential``: sentiment (task A), then spam
+    (task B) in the way ``config["variant"]`` names (one of
+    :data:`SEQUENTIAL_VARIANTS`), on :func:`sequential_data`: 160 training
+    sentences (10 steps of 16) for task A, 640 e-mails (40 steps of 16, each
+    cut at 32 tokens) for task B, 200 test items of each.
+
+    The sentiment head starts as a linear probe (:func:`probe_head`), as in
+    the chapter, and stays frozen during task B. Everything random follows
+    ``seed``: the new spam head, the order of both tasks' batches, the
+    rehearsed sentences, dropout. Task A trains every weight at 1e-4 (mean
+    pooling, as in the chapter); task B at 3e-4, except "lower learning
+    rate" (5e-5) and "LoRA" (1e-3, r = 8, merged). Every variant sees 640
+    examples: "rehearsal" replaces 128 of the e-mails by 128 of task A's
+    training sentences. L2-SP pulls with alpha = 0.1; EWC
+    (:class:`EWCPenalty`, the Fisher of task A's training sentences from
+    :func:`fisher_diagonal`) gets the same total stiffness, redistributed by
+    importance: ``alpha_EWC * mean(F) / 2 = 0.1``.
+
+    Returns:
+        ``sentiment after A``, ``sentiment after B``, ``spam after B`` (test
+        accuracies), ``sentiment lost`` (the first minus the second),
+        ``probe after A``, ``probe after B`` and ``probe lost``: the same
+        with the sentiment head refitted as a linear probe on each encoder
+        (:func:`probe_head` on task A's training sentences), which tells
+        knowledge gone from the encoder apart from a head that no longer
+        fits it; ``weights moved`` (:func:`parameter_distance` of the two
+        encoders),
+        and per test sentence ``sentiment correct after A`` /
+        ``sentiment correct after B`` (1 or 0), for paired comparisons.
+    """
+    from .runtime import seed_everything
+
+    if not isinstance(config, dict) or set(config) != {"variant"}:
+        raise ValueError(f"config must be {{'variant': one of {SEQUENTIAL_VARIANTS}}}, got "
+                         f"{config!r}")
+    _v.one_of("variant", config["variant"], SEQUENTIAL_VARIANTS)
+    _v.non_negative_int("seed", seed)
+    data, tokenizer, task_a = _after_task_a(seed)
+    seed_everything(seed)  # task B's dropout is the same whether task A was kept or not
+    task_b = train_variant(task_a, tokenizer, data, config["variant"], seed)
+    test = data["test"]
+    after_a, after_b = (task_correct(m, tokenizer, test["text"], test["label"], task=0)
+                        for m in (task_a, task_b))
+    spam_b = task_accuracy(task_b, tokenizer, data["spam test"]["text"],
+                           data["spam test"]["label"], task=1, max_length=_SPAM_LEN)
+
+    def refitted(model):  # a new linear probe on the encoder as it is now
+        probed = copy.deepcopy(model)
+        probe_head(probed, tokenizer, data["train"]["text"], data["train"]["label"], task=0)
+        return task_accuracy(probed, tokenizer, test["text"], test["label"], task=0)
+
+    probe_a, probe_b = refitted(task_a), refitted(task_b)
     return {"sentiment after A": float(np.mean(after_a)),
             "sentiment after B": float(np.mean(after_b)),
             "sentiment lost": float(np.mean(after_a) - np.mean(after_b)),
+            "probe after A": probe_a, "probe after B": probe_b,
+            "probe lost": probe_a - probe_b,
             "spam after B": float(spam_b),
             "weights moved": parameter_distance(task_a.encoder, task_b.encoder),
             "sentiment correct after A": after_a, "sentiment correct after B": after_b}
+

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 
-__all__ = ["Sweep", "SWEEPS", "record_path", "record_json", "run", "load", "describe",
-           "rerun_cell", "check_cell", "main"]
+__all__ = ["Sweep", "SWEEPS", "record_path", "record_json", "partial_path", "run", "load",
+           "describe", "rerun_cell", "check_cell", "main"]
 
 RECORDS = Path(__file__).parent / "assets" / "sweeps"
 
@@ -223,14 +223,15 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         grid=tuple({"variant": v} for v in ("plain fine-tuning", "frozen lower layers",
                                              "rehearsal", "L2-SP", "EWC", "LoRA",
                                              "lower learning rate")),
-        seeds=(0, 1, 2),
-        # 20 optimizer steps: another CPU's rounding moves a few test sentences
+        seeds=(0, 1, 2, 3, 4),
+        # 50 optimizer steps: another CPU's rounding moves a few test sentences
         tolerance=0.02,
         chapter="Catastrophic forgetting",
-        description="sentiment, then spam: plain fine-tuning and six ways to forget less "
-                    "(lower rate, frozen layers, rehearsal, L2-SP, EWC, LoRA)",
-        metrics=("sentiment after A", "sentiment after B", "sentiment lost", "spam after B",
-                 "weights moved", "sentiment correct after A", "sentiment correct after B"),
+        description="sentiment, then 640 spam e-mails: plain fine-tuning and six ways to "
+                    "forget less (lower rate, frozen layers, rehearsal, L2-SP, EWC, LoRA)",
+        metrics=("sentiment after A", "sentiment after B", "sentiment lost", "probe after A",
+                 "probe after B", "probe lost", "spam after B", "weights moved",
+                 "sentiment correct after A", "sentiment correct after B"),
         threads=2,
     ),
 ]}
@@ -311,21 +312,57 @@ def _disagreement(recorded, rerun, item_tolerance: float = 0.0) -> float:
     return abs(recorded - rerun)
 
 
-def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path:
+def partial_path(out: str | Path) -> Path:
+    """Where :func:`run` keeps the cells done so far of the record ``out``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".partial.json")
+
+
+def run(name: str, out: str | Path | None = None, progress: bool = True,
+        max_minutes: float | None = None) -> Path | None:
     """Run every cell of sweep ``name`` and write its record; returns the path.
 
     The record holds, besides the results, how it was made: the command, the
     seeds and grid, package versions, the machine, the date, seconds per cell.
+
+    Each finished cell is also kept in :func:`partial_path` of the record,
+    and a later call continues from there (cells whose configuration and
+    seed match, in order), so an interrupted sweep loses at most one cell.
+    With ``max_minutes``, no new cell starts after that many minutes: the
+    call returns ``None`` and the next one carries on. The partial file is
+    removed once the record is written.
     """
     sweep = _sweep(name)
+    if max_minutes is not None and not (isinstance(max_minutes, (int, float))
+                                        and max_minutes > 0):
+        raise ValueError(f"max_minutes must be a positive number of minutes or None, got "
+                         f"{max_minutes!r}")
     out = Path(out) if out is not None else record_path(name)
-    results, start = [], time.perf_counter()
+    partial = partial_path(out)
     cells = sweep.cells()
-    for i, (config, seed) in enumerate(cells):
+    results: list[dict] = []
+    if partial.is_file():
+        kept = json.loads(partial.read_text())
+        for done, (config, seed) in zip(kept, cells):
+            if done.get("config") != config or done.get("seed") != seed:
+                break
+            results.append(done)
+        if progress:
+            print(f"continuing from {partial}: {len(results)} of {len(cells)} cells done",
+                  flush=True)
+    start = time.perf_counter()
+    for i, (config, seed) in enumerate(cells[len(results):], start=len(results)):
+        if max_minutes is not None and time.perf_counter() - start > 60 * max_minutes:
+            if progress:
+                print(f"stopped after {max_minutes} minutes with {i} of {len(cells)} cells "
+                      f"done; run the same command again to continue", flush=True)
+            return None
         t0 = time.perf_counter()
         metrics = _run_cell(sweep, config, seed)
         results.append({"config": config, "seed": seed, "metrics": metrics,
                         "seconds": round(time.perf_counter() - t0, 2)})
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(results))
         if progress:
             print(f"[{i + 1}/{len(cells)}] {config} seed {seed}: "
                   + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
@@ -348,12 +385,13 @@ def run(name: str, out: str | Path | None = None, progress: bool = True) -> Path
             "cpus": os.cpu_count(),
             "threads": sweep.threads,
             "python": platform.python_version(),
-            "seconds": round(time.perf_counter() - start, 1),
+            "seconds": round(sum(r["seconds"] for r in results), 1),
         },
         "results": results,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(record_json(record))
+    partial.unlink(missing_ok=True)
     return out
 
 
@@ -458,6 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("run", help="run a sweep and write its record")
     p.add_argument("name")
     p.add_argument("--out", help="write here instead of into the package")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="start no new cell after this many minutes; the next run continues")
     p = sub.add_parser("check", help="re-run one cell and compare it with the record")
     p.add_argument("name")
     p.add_argument("--cell", type=int, default=0)
@@ -473,7 +513,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .runtime import setup
 
             setup(seed=0, verbose=False)
-            print(f"wrote {run(args.name, args.out)}")
+            path = run(args.name, args.out, max_minutes=args.max_minutes)
+            print(f"wrote {path}" if path is not None else "not finished yet")
             return 0
         from .runtime import setup
 
