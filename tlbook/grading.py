@@ -125,6 +125,11 @@ _TABLE = """
 9.3 number medium 15 1
 9.4 function medium 20 2
 9.5 design hard 60 4
+10.1 number easy 15 1
+10.2 function medium 20 2
+10.3 number easy 10 1
+10.4 number medium 15 1
+10.5 design hard 60 4
 """
 
 EXERCISE_INFO: dict[str, ExerciseInfo] = {
