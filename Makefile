@@ -47,7 +47,7 @@ student: fetch
 	@echo "Student notebooks are in $(CURDIR)/student/book"
 
 unit: fetch browser
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --durations=25
 
 # Every chapter re-executed and its outputs compared with the stored ones:
 # text exactly, decimal numbers within 2 units of their last printed digit

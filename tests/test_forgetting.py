@@ -481,3 +481,40 @@ def test_the_chapter_data_have_the_sizes_it_states_and_disjoint_splits():
     assert not set(data["train"]["text"]) & set(data["test"]["text"])
     assert set(data["spam train"]["label"]) == set(data["spam test"]["label"]) == {0, 1}
 
+
+def test_the_chat_cell_refuses_unknown_methods_before_loading_anything():
+    from tlbook.forgetting import CHAT_METHODS, chat_answers, chat_cell
+
+    assert CHAT_METHODS == ("full fine-tuning", "LoRA")
+    with pytest.raises(ValueError, match="method"):
+        chat_cell({"method": "prompting", "lr": 1e-3}, 0)
+    with pytest.raises(ValueError, match="config must be"):
+        chat_cell({"method": "LoRA", "lr": 1e-3, "steps": 3}, 0)
+    with pytest.raises(ValueError, match="lr"):
+        chat_cell({"method": "LoRA", "lr": -1e-3}, 0)
+    assert chat_answers([0, 1]) == [" negative.<|im_end|>", " positive.<|im_end|>"]
+
+
+def test_the_chat_data_hold_out_blocks_it_never_trains_on_and_pair_prompts_with_answers():
+    from tlbook.data import first_rows, load_movie_sentiment
+    from tlbook.forgetting import CHAT_ANSWER_PREFIX, chat_data, chat_train
+    from tlbook.models import load_causal_lm
+
+    lm, tok = load_causal_lm()
+    data = chat_data(tok, n_prompts=5)
+    assert len(data["held"]) == 16 and len(data["pool"]) >= 32  # 16 steps of 2 blocks
+    held = {tuple(b) for b in data["held"]}
+    assert len(held) == 16 and not held & {tuple(b) for b in data["pool"]}
+    assert all(len(b) == 64 for b in data["held"] + data["pool"])
+    gold = first_rows(load_movie_sentiment()["test"], 5)
+    assert data["labels"] == list(gold["label"])
+    for text, prompt, label, answer in zip(gold["text"], data["prompts"], data["labels"],
+                                           data["answers"]):
+        assert text in prompt and prompt.endswith(CHAT_ANSWER_PREFIX)
+        assert answer.startswith(" positive" if label else " negative")
+    # the same held-out blocks whatever else is asked for
+    assert chat_data(tok, n_prompts=2)["held"] == data["held"]
+    with pytest.raises(ValueError, match="method"):
+        chat_train(lm, data, "prompting", 1e-3)
+    with pytest.raises(ValueError, match="lr"):
+        chat_train(lm, data, "LoRA", 0.0)

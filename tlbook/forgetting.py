@@ -47,7 +47,9 @@ __all__ = ["POOLINGS", "probe_head", "linear_cka", "debiased_cka", "layer_cka", 
            "fisher_diagonal", "EWCPenalty", "rehearsal_mix",
            "MultiHeadClassifier", "task_loader", "task_correct", "task_accuracy", "train_task",
            "parameter_distance", "genre_blocks", "perplexity", "SEQUENTIAL_VARIANTS",
-           "sequential_data", "train_variant", "sequential_cell"]
+           "sequential_data", "train_variant", "sequential_cell", "CHAT_METHODS",
+           "CHAT_INSTRUCTION", "CHAT_ANSWER_PREFIX", "CHAT_LABEL_WORDS", "chat_answers",
+           "chat_data", "chat_scores", "chat_train", "chat_cell"]
 
 
 # ------------------------------------------------------------------ CKA
@@ -1030,3 +1032,142 @@ def sequential_cell(config: dict, seed: int) -> dict:
             "weights moved": parameter_distance(task_a.encoder, task_b.encoder),
             "sentiment correct after A": after_a, "sentiment correct after B": after_b}
 
+
+CHAT_METHODS: tuple[str, ...] = ("full fine-tuning", "LoRA")
+"""How :func:`chat_cell` trains the causal LM on raw text."""
+
+CHAT_INSTRUCTION = "Is the sentiment of this movie review positive or negative?"
+CHAT_ANSWER_PREFIX = "The sentiment of this movie review is"
+CHAT_LABEL_WORDS = (" negative", " positive")
+_CHAT_TARGET, _CHAT_STEPS, _CHAT_BATCH, _CHAT_HELD, _CHAT_PROMPTS = "government", 16, 2, 16, 64
+
+
+def chat_answers(labels: Sequence[int]) -> list[str]:
+    """The answer the chat model gives to :data:`CHAT_INSTRUCTION` after
+    :data:`CHAT_ANSWER_PREFIX`, for each gold label (0 negative, 1 positive):
+    the label word, a full stop and the end-of-turn marker."""
+    return [f"{CHAT_LABEL_WORDS[int(y)]}.<|im_end|>" for y in labels]
+
+
+def chat_data(tokenizer, n_prompts: int = _CHAT_PROMPTS) -> dict:
+    """The data of the chat-model experiment: ``pool`` (training blocks of 64
+    tokens of the Brown *government* genre), ``held`` (16 other blocks, drawn
+    at random with seed 0), and for the first ``n_prompts`` movie test
+    sentences their chat ``prompts`` (:func:`tlbook.prompting.chat_prompts`
+    with :data:`CHAT_INSTRUCTION` and :data:`CHAT_ANSWER_PREFIX`), gold
+    ``labels`` and ``answers`` (:func:`chat_answers`)."""
+    from .data import first_rows, load_movie_sentiment
+    from .prompting import chat_prompts
+
+    _v.positive_int("n_prompts", n_prompts)
+    blocks = genre_blocks(_CHAT_TARGET, tokenizer, block_size=64)
+    held_idx = set(np.random.default_rng(0).choice(len(blocks), _CHAT_HELD,
+                                                   replace=False).tolist())
+    test = first_rows(load_movie_sentiment()["test"], n_prompts)
+    return {"pool": [b for i, b in enumerate(blocks) if i not in held_idx],
+            "held": [blocks[i] for i in sorted(held_idx)],
+            "prompts": chat_prompts(tokenizer, test["text"], CHAT_INSTRUCTION,
+                                    CHAT_ANSWER_PREFIX),
+            "labels": list(test["label"]), "answers": chat_answers(test["label"])}
+
+
+def chat_scores(model: nn.Module, tokenizer, data: dict) -> dict:
+    """What :func:`chat_cell` measures of a chat LM on :func:`chat_data`: its
+    ``text loss`` (nats per token) on the held-out blocks of raw text,
+    ``chat correct`` (1 or 0 per prompt: the larger of the two
+    :data:`CHAT_LABEL_WORDS` log-probabilities is the gold one) and
+    ``answer loss`` per prompt (of the gold answer), the last two from one
+    pass of :func:`tlbook.prompting.answer_scores`."""
+    from .lora import lm_loader, lm_loss
+    from .prompting import answer_scores
+
+    losses, logp = answer_scores(model, tokenizer, data["prompts"], data["answers"],
+                                 CHAT_LABEL_WORDS)
+    correct = (logp.argmax(axis=1) == np.asarray(data["labels"])).astype(int).tolist()
+    return {"text loss": lm_loss(model, lm_loader(data["held"], batch_size=8)),
+            "chat correct": correct, "answer loss": losses}
+
+
+@functools.lru_cache(maxsize=1)
+def _chat_before() -> dict:
+    """:func:`chat_scores` of the untrained chat model (the same in every cell)."""
+    from .models import load_causal_lm
+
+    lm, tokenizer = load_causal_lm()
+    return chat_scores(lm, tokenizer, chat_data(tokenizer))
+
+
+def chat_train(lm: nn.Module, data: dict, method: str, lr: float, seed: int = 0) -> nn.Module:
+    """Train the chat model ``lm`` on raw text as :func:`chat_cell` does: 16
+    steps of 2 blocks drawn by ``seed`` from ``data["pool"]``
+    (:func:`chat_data`), by ``method`` (one of :data:`CHAT_METHODS`) at
+    learning rate ``lr``. Returns the trained model: ``lm`` itself for full
+    fine-tuning, ``lm`` wrapped in LoRA adapters otherwise (either way ``lm``
+    is changed; load a fresh one to start again).
+
+    Raises:
+        ValueError: ``method`` unknown, ``lr`` not > 0, ``seed`` not an int >= 0.
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from .lora import fit, lm_loader
+
+    _v.one_of("method", method, CHAT_METHODS)
+    _v.positive_float("lr", lr)
+    _v.non_negative_int("seed", seed)
+    rng = np.random.default_rng(seed)
+    train = [data["pool"][i] for i in rng.choice(len(data["pool"]), _CHAT_STEPS * _CHAT_BATCH,
+                                                 replace=False)]
+    loader = lm_loader(train, batch_size=_CHAT_BATCH, shuffle_seed=seed)
+    torch.manual_seed(seed)
+    if method == "full fine-tuning":
+        model = lm.requires_grad_(True)
+        fit(model, loader, lr=lr, fused=True, progress=False, seed=seed)
+    else:
+        model = get_peft_model(lm, LoraConfig(r=8, lora_alpha=16,
+                                              target_modules=["q_proj", "v_proj"],
+                                              task_type=TaskType.CAUSAL_LM))
+        fit(model, loader, lr=lr, progress=False, seed=seed)
+    return model
+
+
+def chat_cell(config: dict, seed: int) -> dict:
+    """One run of sweep ``ch8-chat``: the lite chat model (SmolLM2-Instruct)
+    trained on raw prose of the Brown *government* genre, 16 steps of 2
+    blocks of 64 tokens (2,048 tokens drawn from the genre by ``seed``; 16
+    other blocks held out), by ``config["method"]`` at learning rate
+    ``config["lr"]``: "full fine-tuning" (every weight, fused AdamW) or
+    "LoRA" (r = 8, alpha = 16 on the query and value projections, as in
+    chapter "LoRA").
+
+    Measured before and after training (:func:`chat_scores`): the held-out
+    government loss (what it learns) and its chat ability on the first 64
+    movie test sentences (what it may forget): zero-shot sentiment accuracy
+    under the chat template, and the loss of the answer it gives.
+
+    Returns:
+        ``text loss``, ``chat accuracy`` and ``answer loss`` (the mean), each
+        ``before`` and ``after``, and the per-prompt lists ``chat correct
+        before/after`` and ``answer losses before/after``.
+    """
+    from .models import load_causal_lm
+
+    if not isinstance(config, dict) or set(config) != {"method", "lr"}:
+        raise ValueError(f"config must be {{'method': one of {CHAT_METHODS}, 'lr': a "
+                         f"learning rate}}, got {config!r}")
+    _v.one_of("method", config["method"], CHAT_METHODS)
+    _v.positive_float("lr", config["lr"])
+    _v.non_negative_int("seed", seed)
+    before = _chat_before()
+    lm, tokenizer = load_causal_lm()
+    data = chat_data(tokenizer)
+    model = chat_train(lm, data, config["method"], config["lr"], seed)
+    after = chat_scores(model, tokenizer, data)
+    out: dict = {}
+    for when, s in (("before", before), ("after", after)):
+        out.update({f"text loss {when}": s["text loss"],
+                    f"chat accuracy {when}": float(np.mean(s["chat correct"])),
+                    f"answer loss {when}": float(np.mean(s["answer loss"])),
+                    f"chat correct {when}": s["chat correct"],
+                    f"answer losses {when}": s["answer loss"]})
+    return out

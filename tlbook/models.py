@@ -181,7 +181,8 @@ def load_causal_lm(profile: str | None = None, device: str | None = None, **kwar
 
     Lite: SmolLM2-135M-Instruct (Llama architecture, 30 layers, hidden 576),
     dequantised from its 4-bit gguf file, so its weights carry quantisation
-    noise. Full: ``HuggingFaceTB/SmolLM2-135M``.
+    noise. Full: ``HuggingFaceTB/SmolLM2-135M-Instruct`` (the same chat model,
+    unquantised).
 
     Returns:
         ``(model, tokenizer)``; the model is in eval mode, float32.

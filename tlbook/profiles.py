@@ -68,7 +68,7 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         name="full",
         encoder="bert-base-uncased",
-        causal_lm="HuggingFaceTB/SmolLM2-135M",
+        causal_lm="HuggingFaceTB/SmolLM2-135M-Instruct",  # a chat model, as in lite
         static_vectors="glove-6b-50d",
         sentiment="cornell-movie-review-data/rotten_tomatoes",
         spam="ucirvine/sms_spam",

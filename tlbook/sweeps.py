@@ -234,6 +234,27 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
                  "sentiment correct after A", "sentiment correct after B"),
         threads=2,
     ),
+    Sweep(
+        name="ch8-chat",
+        cell="tlbook.forgetting:chat_cell",
+        # each method at its usual learning rate and at ten times it; LoRA, the cheaper, last
+        grid=({"method": "full fine-tuning", "lr": 1e-4},
+              {"method": "full fine-tuning", "lr": 1e-3},
+              {"method": "LoRA", "lr": 2e-2}, {"method": "LoRA", "lr": 2e-3}),
+        seeds=(0, 1, 2),
+        # 16 steps of a 135M model: another CPU's rounding moves the losses in the third
+        # decimal and may flip a prompt or two of 64
+        tolerance=0.04,
+        item_tolerance=0.05,
+        chapter="Catastrophic forgetting",
+        description="the chat model trained on raw government prose, full vs LoRA at two "
+                    "learning rates: what it learns (held-out loss) and forgets (zero-shot "
+                    "chat sentiment, answer loss)",
+        metrics=tuple(f"{m} {w}" for w in ("before", "after")
+                      for m in ("text loss", "chat accuracy", "answer loss", "chat correct",
+                                "answer losses")),
+        threads=2,
+    ),
 ]}
 
 
