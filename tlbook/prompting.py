@@ -49,7 +49,8 @@ from torch import nn
 from . import _validate as _v
 
 __all__ = ["chat_prompts", "label_token_ids", "label_logprobs", "response_losses",
-           "answer_scores", "few_shot_prompts", "draw_demonstrations", "CONTENT_FREE",
+           "answer_scores", "few_shot_prompts", "draw_demonstrations", "MOVIE_INSTRUCTION",
+           "MOVIE_ANSWER_PREFIX", "MOVIE_LABEL_WORDS", "CONTENT_FREE",
            "content_free_logprobs", "calibrate", "icl_cell", "load_causal_lm_classifier",
            "train_lm_classifier"]
 
@@ -434,6 +435,15 @@ def draw_demonstrations(texts: Sequence[str], labels: Sequence[int], k: int, see
     return [(texts[i], int(labels[i])) for i in rng.permutation(chosen)]
 
 
+MOVIE_INSTRUCTION = "Is the sentiment of this movie review positive or negative?"
+"""The question :func:`icl_cell` asks about each movie-review sentence."""
+
+MOVIE_ANSWER_PREFIX = "The sentiment of this movie review is"
+"""The words the answer to :data:`MOVIE_INSTRUCTION` begins with."""
+
+MOVIE_LABEL_WORDS: tuple[str, ...] = (" negative", " positive")
+"""The label words of the movie task, for labels 0 and 1."""
+
 CONTENT_FREE: tuple[str, ...] = ("N/A", "", "[MASK]")
 """The inputs that say nothing, whose label scores measure a prompt's bias
 (Zhao et al., 2021)."""
@@ -550,9 +560,8 @@ def icl_cell(config: dict, seed: int) -> dict:
     """``k``-shot in-context learning on the test sentences of chapter "Why
     transfer learning", with and without contextual calibration.
 
-    The profile's chat model is asked chapter "Catastrophic forgetting"'s
-    question (:data:`tlbook.forgetting.CHAT_INSTRUCTION`, answer words
-    " negative" / " positive") after ``k`` demonstrations drawn by
+    The profile's chat model is asked :data:`MOVIE_INSTRUCTION` (answer
+    :data:`MOVIE_ANSWER_PREFIX` and :data:`MOVIE_LABEL_WORDS`) after ``k`` demonstrations drawn by
     :func:`draw_demonstrations` (balanced) from chapter 1's training pool,
     the first ``pool_size`` training sentences. The content-free prompts use
     the same demonstrations. Scores come from ``label_logprobs(...,
@@ -577,7 +586,6 @@ def icl_cell(config: dict, seed: int) -> dict:
             an int >= 0.
     """
     from .data import first_rows, load_movie_sentiment
-    from .forgetting import CHAT_ANSWER_PREFIX, CHAT_INSTRUCTION, CHAT_LABEL_WORDS
     from .profiles import get_profile
 
     if not isinstance(config, dict):
@@ -596,10 +604,10 @@ def icl_cell(config: dict, seed: int) -> dict:
     test = ds["test"] if test_size is None else first_rows(ds["test"], test_size)
     shown = draw_demonstrations(pool["text"], pool["label"], config["k"], seed)
     model, tok = _chat_model(get_profile().name)
-    prompts = few_shot_prompts(tok, list(test["text"]) + list(CONTENT_FREE), CHAT_INSTRUCTION,
-                               CHAT_ANSWER_PREFIX, shown, CHAT_LABEL_WORDS)
+    prompts = few_shot_prompts(tok, list(test["text"]) + list(CONTENT_FREE), MOVIE_INSTRUCTION,
+                               MOVIE_ANSWER_PREFIX, shown, MOVIE_LABEL_WORDS)
     # one call: the test and content-free prompts share the demonstrations' cache
-    scores = label_logprobs(model, tok, prompts, CHAT_LABEL_WORDS, batch_size=16,
+    scores = label_logprobs(model, tok, prompts, MOVIE_LABEL_WORDS, batch_size=16,
                             shared_prefix=True)
     n = len(test)
     content_free = _mean_label_probs(scores[n:])
