@@ -36,10 +36,9 @@ front of the question:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import inspect
 import time
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
