@@ -217,6 +217,23 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
         threads=2,
     ),
     Sweep(
+        name="ch11-dapt",
+        cell="tlbook.pretraining:dapt_cell",
+        # continued pretraining is computed once per seed, by the first cell that needs
+        # it; without it, at 32 labels, is the cheap cell, last. The Brown control
+        # (pretraining="Brown (control)") doubles the continued pretraining: not recorded.
+        grid=tuple({"pretraining": p, "labels": n}
+                   for p in ("movie reviews", "none") for n in (128, 32)),
+        seeds=(0, 1, 2),
+        # 40 optimizer steps carry another CPU's rounding into a few test sentences
+        tolerance=0.02,
+        chapter="How pretraining works",
+        description="fine-tuning with 32 or 128 labels, with or without continued masked-LM "
+                    "pretraining on 2,000 unlabelled movie-review sentences",
+        metrics=("accuracy", "steps", "mlm loss first", "mlm loss last", "correct"),
+        threads=2,
+    ),
+    Sweep(
         name="ch8-sequential",
         cell="tlbook.forgetting:sequential_cell",
         # EWC (a Fisher pass) is the dearest cell, "lower learning rate" among the cheapest: last
