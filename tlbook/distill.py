@@ -216,7 +216,7 @@ def distil(student, tokenizer, texts: Sequence[str], labels: Sequence[int],
     from transformers import get_linear_schedule_with_warmup
 
     from .finetune import (FineTuneConfig, _auto_precision, _set_trainable, make_loader,
-                           parameter_groups)
+                           optimizer_step, parameter_groups)
 
     config = config or student_config()
     if not isinstance(config, FineTuneConfig):
@@ -267,12 +267,7 @@ def distil(student, tokenizer, texts: Sequence[str], labels: Sequence[int],
                 loss = distillation_loss(logits, soft[index].to(logits.device),
                                          hard_labels[index].to(logits.device),
                                          temperature, alpha)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(student.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+                optimizer_step(accelerator, student, optimizer, scheduler, loss)
             if accelerator.sync_gradients:
                 losses.append(accelerator.reduce(loss.detach(), "mean").item())
                 bar.update(1)

@@ -38,7 +38,8 @@ from .labels import truncating_tokenize as _truncating_tokenize
 
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
-           "parameter_groups", "unfreezing_stages", "fine_tune", "evaluate", "predict", "trainable_parameters",
+           "parameter_groups", "unfreezing_stages", "optimizer_step", "fine_tune", "evaluate",
+           "predict", "trainable_parameters",
            "class_weights_for", "train_and_score"]
 
 
@@ -422,6 +423,21 @@ def _auto_precision(choice: str | None) -> str:
     return "no"
 
 
+def optimizer_step(accelerator, model, optimizer, scheduler, loss,
+                   max_grad_norm: float = 1.0) -> None:
+    """One training step of the book's loops, inside ``accelerator.accumulate(model)``:
+    the backward pass of ``loss``, then, once the accumulated gradients are
+    complete, clipping to ``max_grad_norm``; then the optimizer and scheduler
+    step and the gradients are zeroed (accelerate's prepared optimizer and
+    scheduler skip the step while gradients are still being accumulated)."""
+    accelerator.backward(loss)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
+
+
 def _loss(logits, labels, weight=None, reduction: str = "mean"):
     """Cross-entropy of ``(batch, num_labels)`` or ``(batch, seq_len,
     num_labels)`` logits; labels ``-100`` (subwords after the first, special
@@ -625,12 +641,7 @@ def fine_tune(model, tokenizer, train_texts, train_labels, val_texts=None, val_l
                 labels = batch.pop("labels")
                 logits = model(**batch).logits.float()
                 loss = _loss(logits, labels, weight)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+                optimizer_step(accelerator, model, optimizer, scheduler, loss)
             seen += len(labels)
             if not accelerator.sync_gradients:
                 continue
