@@ -130,6 +130,10 @@ _TABLE = """
 10.3 number easy 10 1
 10.4 number medium 15 1
 10.5 design hard 60 4
+11.1 function medium 20 2
+11.2 number medium 15 1
+11.3 number easy 10 1
+11.4 design hard 45 4
 """
 
 EXERCISE_INFO: dict[str, ExerciseInfo] = {
