@@ -580,7 +580,8 @@ def continue_pretraining(model, tokenizer, texts: Sequence[str], config=None) ->
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from .finetune import FineTuneConfig, _auto_precision, make_loader, parameter_groups
+    from .finetune import (FineTuneConfig, _auto_precision, make_loader, optimizer_step,
+                           parameter_groups)
 
     config = config or FineTuneConfig(lr=5e-5)
     if not isinstance(config, FineTuneConfig):
@@ -619,12 +620,7 @@ def continue_pretraining(model, tokenizer, texts: Sequence[str], config=None) ->
             with accelerator.accumulate(model):
                 loss = model(input_ids=corrupted, attention_mask=batch["attention_mask"],
                              labels=labels).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+                optimizer_step(accelerator, model, optimizer, scheduler, loss)
             if accelerator.sync_gradients:
                 losses.append(accelerator.reduce(loss.detach(), "mean").item())
                 bar.update(1)
