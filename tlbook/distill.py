@@ -215,20 +215,11 @@ def distil(student, tokenizer, texts: Sequence[str], labels: Sequence[int],
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from .finetune import (FineTuneConfig, _auto_precision, _set_trainable, make_loader,
+    from .finetune import (_auto_precision, _set_trainable, check_fixed_budget, make_loader,
                            optimizer_step, parameter_groups)
 
     config = config or student_config()
-    if not isinstance(config, FineTuneConfig):
-        raise _v.ArgumentTypeError(f"config must be a FineTuneConfig or None, got "
-                                   f"{type(config).__name__}")
-    unsupported = [name for name in ("freeze", "layer_lr_decay", "class_weights",
-                                     "early_stopping_patience")
-                   if getattr(config, name) is not None] + \
-        (["gradual_unfreezing"] if config.gradual_unfreezing else [])
-    if unsupported:
-        raise ValueError(f"distil trains every weight for a fixed budget; config options "
-                         f"{unsupported} are not supported (leave them at their defaults)")
+    check_fixed_budget(config, "distil")
     _v.str_sequence("texts", texts, allow_empty=False)
     _v.same_length("texts", texts, "labels", labels)
     teacher = np.asarray(teacher_logits, dtype=np.float32)

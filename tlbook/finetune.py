@@ -38,7 +38,7 @@ from .labels import truncating_tokenize as _truncating_tokenize
 
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
-           "parameter_groups", "unfreezing_stages", "optimizer_step", "fine_tune", "evaluate",
+           "parameter_groups", "unfreezing_stages", "check_fixed_budget", "optimizer_step", "fine_tune", "evaluate",
            "predict", "trainable_parameters",
            "class_weights_for", "train_and_score"]
 
@@ -421,6 +421,30 @@ def _auto_precision(choice: str | None) -> str:
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return "bf16"
     return "no"
+
+
+def check_fixed_budget(config, caller: str) -> None:
+    """Reject what a fixed-budget training loop built on this module's
+    machinery (every weight trained for a set number of steps, e.g.
+    :func:`tlbook.distill.distil`) does not do: a ``config`` that is not a
+    :class:`FineTuneConfig`, or one that asks for freezing, layer-wise rates,
+    class weights, early stopping or gradual unfreezing. ``caller`` names the
+    loop in the message.
+
+    Raises:
+        TypeError: ``config`` is not a :class:`FineTuneConfig`.
+        ValueError: ``config`` sets an option the loop does not support.
+    """
+    if not isinstance(config, FineTuneConfig):
+        raise _v.ArgumentTypeError(f"config must be a FineTuneConfig or None, got "
+                                   f"{type(config).__name__}")
+    unsupported = [name for name in ("freeze", "layer_lr_decay", "class_weights",
+                                     "early_stopping_patience")
+                   if getattr(config, name) is not None] + \
+        (["gradual_unfreezing"] if config.gradual_unfreezing else [])
+    if unsupported:
+        raise ValueError(f"{caller} trains every weight for a fixed budget; config options "
+                         f"{unsupported} are not supported (leave them at their defaults)")
 
 
 def optimizer_step(accelerator, model, optimizer, scheduler, loss,

@@ -580,20 +580,11 @@ def continue_pretraining(model, tokenizer, texts: Sequence[str], config=None) ->
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from .finetune import (FineTuneConfig, _auto_precision, make_loader, optimizer_step,
-                           parameter_groups)
+    from .finetune import (FineTuneConfig, _auto_precision, check_fixed_budget, make_loader,
+                           optimizer_step, parameter_groups)
 
     config = config or FineTuneConfig(lr=5e-5)
-    if not isinstance(config, FineTuneConfig):
-        raise _v.ArgumentTypeError(f"config must be a FineTuneConfig or None, got "
-                                   f"{type(config).__name__}")
-    unsupported = [name for name in ("freeze", "layer_lr_decay", "class_weights",
-                                     "early_stopping_patience")
-                   if getattr(config, name) is not None] + \
-        (["gradual_unfreezing"] if config.gradual_unfreezing else [])
-    if unsupported:
-        raise ValueError(f"continue_pretraining trains every weight for a fixed budget; "
-                         f"config options {unsupported} are not supported")
+    check_fixed_budget(config, "continue_pretraining")
     _v.str_sequence("texts", texts, allow_empty=False)
     torch.manual_seed(config.seed)
     accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
