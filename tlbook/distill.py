@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -211,12 +210,8 @@ def distil(student, tokenizer, texts: Sequence[str], labels: Sequence[int],
             ``early_stopping_patience``).
     """
     import torch
-    from accelerate import Accelerator
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
 
-    from .finetune import (_auto_precision, _set_trainable, check_fixed_budget, make_loader,
-                           optimizer_step, parameter_groups)
+    from .finetune import check_fixed_budget, train_for_budget
 
     config = config or student_config()
     check_fixed_budget(config, "distil")
@@ -232,38 +227,16 @@ def distil(student, tokenizer, texts: Sequence[str], labels: Sequence[int],
         raise ValueError(f"labels must be in 0..{n_labels - 1} or -100 (unlabelled), got "
                          f"values {sorted(set(y.tolist()))[:10]}")
     _v.max_length("config.max_length", config.max_length, student)
-    torch.manual_seed(config.seed)
-    accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
-                              gradient_accumulation_steps=config.grad_accum)
-    loader = make_loader(list(texts), tokenizer, list(range(len(texts))), config.batch_size,
-                         config.max_length, shuffle_seed=config.seed,
-                         group_size=config.batch_size * accelerator.num_processes)
-    _set_trainable(student, None)
-    optimizer = torch.optim.AdamW(parameter_groups(student, config.lr, config.weight_decay),
-                                  lr=config.lr)
-    total = math.ceil(len(loader) / config.grad_accum) * config.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total),
-                                                total)
-    student, optimizer, loader, scheduler = accelerator.prepare(student, optimizer, loader,
-                                                                scheduler)
     hard_labels, soft = torch.as_tensor(y, dtype=torch.long), torch.from_numpy(teacher)
-    losses = []
-    bar = tqdm(total=total, disable=not config.progress or not accelerator.is_local_main_process)
-    student.train()
-    for _ in range(config.epochs):
-        for batch in loader:
-            index = batch.pop("labels").cpu()
-            with accelerator.accumulate(student):
-                logits = student(**batch).logits
-                loss = distillation_loss(logits, soft[index].to(logits.device),
-                                         hard_labels[index].to(logits.device),
-                                         temperature, alpha)
-                optimizer_step(accelerator, student, optimizer, scheduler, loss)
-            if accelerator.sync_gradients:
-                losses.append(accelerator.reduce(loss.detach(), "mean").item())
-                bar.update(1)
-    bar.close()
-    accelerator.unwrap_model(student).eval()
+
+    def batch_loss(model, batch):  # the loader's labels are the texts' indices
+        index = batch.pop("labels").cpu()
+        logits = model(**batch).logits
+        return distillation_loss(logits, soft[index].to(logits.device),
+                                 hard_labels[index].to(logits.device), temperature, alpha)
+
+    losses = train_for_budget(student, tokenizer, texts, list(range(len(texts))), config,
+                              batch_loss)
     return losses
 
 

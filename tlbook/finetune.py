@@ -38,7 +38,7 @@ from .labels import truncating_tokenize as _truncating_tokenize
 
 __all__ = ["FineTuneConfig", "TruncationWarning", "History", "encode_labels", "tokenize",
            "length_grouped_order", "is_token_task", "make_loader", "encoder_layers",
-           "parameter_groups", "unfreezing_stages", "check_fixed_budget", "optimizer_step", "fine_tune", "evaluate",
+           "parameter_groups", "unfreezing_stages", "check_fixed_budget", "optimizer_step", "train_for_budget", "fine_tune", "evaluate",
            "predict", "trainable_parameters",
            "class_weights_for", "train_and_score"]
 
@@ -460,6 +460,57 @@ def optimizer_step(accelerator, model, optimizer, scheduler, loss,
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad()
+
+
+def train_for_budget(model, tokenizer, texts: Sequence[str], labels, config: FineTuneConfig,
+                     batch_loss) -> list[float]:
+    """The fixed-budget loop that :func:`tlbook.distill.distil` and
+    :func:`tlbook.pretraining.continue_pretraining` share: every weight of
+    ``model`` trains for ``config.epochs`` over ``texts`` in
+    :func:`make_loader`'s length-grouped batches (``labels`` go with them, or
+    ``None``), with AdamW, weight decay off for biases and LayerNorms, linear
+    warm-up and decay, clipping and gradient accumulation
+    (:func:`optimizer_step`), through ``accelerate``. ``batch_loss(model,
+    batch)`` returns the loss of one batch. The caller checks ``config``
+    (:func:`check_fixed_budget`).
+
+    Returns:
+        The loss of every optimizer step (averaged over processes).
+    """
+    import torch
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    torch.manual_seed(config.seed)
+    accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
+                              gradient_accumulation_steps=config.grad_accum)
+    loader = make_loader(list(texts), tokenizer, labels, config.batch_size, config.max_length,
+                         shuffle_seed=config.seed,
+                         group_size=config.batch_size * accelerator.num_processes)
+    for p in model.parameters():
+        p.requires_grad = True
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.lr, config.weight_decay),
+                                  lr=config.lr)
+    total = math.ceil(len(loader) / config.grad_accum) * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total),
+                                                total)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader,
+                                                              scheduler)
+    losses = []
+    bar = tqdm(total=total, disable=not config.progress or not accelerator.is_local_main_process)
+    model.train()
+    for _ in range(config.epochs):
+        for batch in loader:
+            with accelerator.accumulate(model):
+                loss = batch_loss(model, batch)
+                optimizer_step(accelerator, model, optimizer, scheduler, loss)
+            if accelerator.sync_gradients:
+                losses.append(accelerator.reduce(loss.detach(), "mean").item())
+                bar.update(1)
+    bar.close()
+    accelerator.unwrap_model(model).eval()
+    return losses
 
 
 def _loss(logits, labels, weight=None, reduction: str = "mean"):

@@ -576,47 +576,19 @@ def continue_pretraining(model, tokenizer, texts: Sequence[str], config=None) ->
         TypeError: ``config`` is not a ``FineTuneConfig``, ``texts`` not str.
         ValueError: no texts; a config option the loop does not support.
     """
-    from accelerate import Accelerator
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
-    from .finetune import (FineTuneConfig, _auto_precision, check_fixed_budget, make_loader,
-                           optimizer_step, parameter_groups)
+    from .finetune import FineTuneConfig, check_fixed_budget, train_for_budget
 
     config = config or FineTuneConfig(lr=5e-5)
     check_fixed_budget(config, "continue_pretraining")
     _v.str_sequence("texts", texts, allow_empty=False)
-    torch.manual_seed(config.seed)
-    accelerator = Accelerator(mixed_precision=_auto_precision(config.mixed_precision),
-                              gradient_accumulation_steps=config.grad_accum)
-    loader = make_loader(list(texts), tokenizer, None, config.batch_size, config.max_length,
-                         shuffle_seed=config.seed,
-                         group_size=config.batch_size * accelerator.num_processes)
-    for p in model.parameters():
-        p.requires_grad = True
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.lr, config.weight_decay),
-                                  lr=config.lr)
-    total = math.ceil(len(loader) / config.grad_accum) * config.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total),
-                                                total)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader,
-                                                              scheduler)
     g = torch.Generator().manual_seed(config.seed)
-    losses = []
-    bar = tqdm(total=total, disable=not config.progress or not accelerator.is_local_main_process)
-    model.train()
-    for _ in range(config.epochs):
-        for batch in loader:
-            corrupted, labels = mask_tokens(batch["input_ids"], tokenizer, generator=g)
-            with accelerator.accumulate(model):
-                loss = model(input_ids=corrupted, attention_mask=batch["attention_mask"],
-                             labels=labels).loss
-                optimizer_step(accelerator, model, optimizer, scheduler, loss)
-            if accelerator.sync_gradients:
-                losses.append(accelerator.reduce(loss.detach(), "mean").item())
-                bar.update(1)
-    bar.close()
-    accelerator.unwrap_model(model).eval()
+
+    def batch_loss(model, batch):  # fresh masks every batch
+        corrupted, labels = mask_tokens(batch["input_ids"], tokenizer, generator=g)
+        return model(input_ids=corrupted, attention_mask=batch["attention_mask"],
+                     labels=labels).loss
+
+    losses = train_for_budget(model, tokenizer, texts, None, config, batch_loss)
     return losses
 
 
