@@ -346,6 +346,35 @@ def test_train_classifier_head_only_trains_the_head_and_saves_it():
     assert 4 * res["trainable"] < res["saved_bytes"] < 4 * res["trainable"] + 1000
 
 
+def test_train_classifier_with_a_mean_pooled_head_and_a_given_encoder_state():
+    from tlbook.models import load_encoder
+
+    ds = load_movie_sentiment("lite")
+    train, test = first_rows(ds["train"], 16), first_rows(ds["test"], 8)
+    args = dict(lr=2e-3, batch_size=8, max_length=32, seed=0, pooling="mean")
+    lora = train_classifier("lora", train, test, **args)
+    hidden = lora["model"].config.hidden_size
+    # r = 8 on query and value of 6 layers, and the mean-pooled linear head
+    assert lora["trainable"] == 6 * 2 * 8 * (hidden + hidden) + 2 * hidden + 2
+    assert 4 * lora["trainable"] < lora["saved_bytes"] < 4 * lora["trainable"] + 10_000
+    assert lora["label_seconds"] > 0
+    # starting from the pretrained body's own weights changes nothing ...
+    body = load_encoder()[0].state_dict()
+    same = train_classifier("full", train, test, **args)
+    given = train_classifier("full", train, test, encoder_state=body, **args)
+    assert given["losses"] == pytest.approx(same["losses"], abs=1e-6)
+    # ... and other weights are really used
+    damaged = {k: v * 0 if "layer.5.output.dense.weight" in k else v for k, v in body.items()}
+    other = train_classifier("full", train, test, encoder_state=damaged, **args)
+    assert other["losses"][0] != pytest.approx(same["losses"][0], abs=1e-4)
+    # the whole model is stored: at least 4 bytes per parameter
+    assert same["saved_bytes"] >= 4 * same["trainable"]
+    with pytest.raises(ValueError, match="pooling"):
+        train_classifier("full", train, test, lr=1e-3, pooling="max")
+    with pytest.raises(TypeError, match="encoder_state"):
+        train_classifier("full", train, test, lr=1e-3, encoder_state=[1])
+
+
 # ------------------------------------------------------------------ causal LM helpers
 
 

@@ -246,6 +246,11 @@ def test_icl_cell_scores_a_draw_on_the_first_test_sentences():
     assert out["accuracy"] == pytest.approx(np.mean(out["correct"]))
     assert out["calibrated accuracy"] == pytest.approx(np.mean(out["calibrated correct"]))
     assert 0 < out["content-free positive"] < 1
+    assert out["label seconds per 1000"] > 0
+    # the prompt without its sentence: the question and answer prefix twice more
+    # than at k = 0 (the two demonstrations), so more bytes than a zero-shot prompt
+    zero = icl_cell({"k": 0, "test_size": 6}, 0)
+    assert out["prompt bytes"] > zero["prompt bytes"] > 0
     for bad, error in [([2], TypeError), ({"k": 2, "n": 3}, ValueError), ({}, ValueError),
                        ({"k": -1}, ValueError), ({"k": 10**6}, ValueError),
                        ({"k": 1.5}, ValueError), ({"k": 1, "test_size": 0}, ValueError)]:
@@ -297,6 +302,9 @@ def test_a_few_lora_steps_lower_the_training_loss(classifier):
     assert len(out["losses"]) == 8 and out["predictions"].shape == (8,)
     # LoRA on q and v of 30 layers (r = 8) plus the 2 x 576 head
     assert out["trainable"] == 30 * 8 * (576 + 576 + 576 + 192) + 2 * 576
+    # what the task stores: the trained tensors in float32, plus the file's header
+    assert 4 * out["trainable"] < out["saved_bytes"] < 4 * out["trainable"] + 100_000
+    assert out["label_seconds"] > 0 and out["seconds"] > 0
     for kwargs in [{"lr": 0}, {"epochs": 0}, {"r": 0}, {"batch_size": 2.5}, {"seed": -1}]:
         with pytest.raises(ValueError):
             train_lm_classifier(train, **kwargs)

@@ -186,3 +186,29 @@ def test_the_strategy_grid_matches_the_profile_and_the_strategies():
     grid = sweeps.SWEEPS["ch4-strategies"].grid
     assert [c["strategy"] for c in grid] == list(STRATEGIES)
     assert {c["lr"] for c in grid[1:]} == {get_profile("lite").sizes["finetune_lr"]}
+
+
+def timed_cell(config: dict, seed: int) -> dict:
+    """A real cell that also reports a wall-clock time, which differs on every run."""
+    import time
+
+    start = time.perf_counter()
+    score = float(np.random.default_rng(seed).random(1000).mean())
+    return {"score": score, "seconds": time.perf_counter() - start + 1e-9}
+
+
+def test_timings_are_recorded_but_not_compared(monkeypatch, tmp_path):
+    monkeypatch.setattr(sweeps, "RECORDS", tmp_path)
+    sweep = sweeps.Sweep(name="timed", cell="test_sweeps:timed_cell", grid=({},), seeds=(0,),
+                         tolerance=1e-9, chapter="none", description="test",
+                         timings=("seconds",))
+    monkeypatch.setitem(sweeps.SWEEPS, "timed", sweep)
+    path = sweeps.run("timed", progress=False)
+    record = json.loads(path.read_text())
+    assert record["results"][0]["metrics"]["seconds"] > 0
+    record["results"][0]["metrics"]["seconds"] += 100.0  # another machine, another time
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("timed", 0) == []
+    record["results"][0]["metrics"]["score"] += 0.01  # the result itself is still checked
+    path.write_text(json.dumps(record))
+    assert [p.split(":")[0] for p in sweeps.check_cell("timed", 0)] == ["score"]

@@ -134,6 +134,14 @@ _TABLE = """
 11.2 number medium 15 1
 11.3 number easy 10 1
 11.4 design hard 45 4
+12.1 number easy 15 1
+12.2 function medium 20 2
+12.3 number medium 20 1
+12.4 function hard 30 3
+12.5 design hard 60 4
+13.1 number easy 10 1
+13.2 function medium 20 2
+13.3 design hard 45 4
 """
 
 EXERCISE_INFO: dict[str, ExerciseInfo] = {

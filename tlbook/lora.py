@@ -453,7 +453,8 @@ the head), or every parameter."""
 def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
                      batch_size: int = 32, max_length: int = 64, r: int = 8,
                      alpha: float = 16.0, targets: Sequence[str] | str = ("query", "value"),
-                     seed: int = 0, profile: str | None = None) -> dict:
+                     seed: int = 0, profile: str | None = None, pooling: str = "cls",
+                     encoder_state: dict | None = None) -> dict:
     """Fine-tune a fresh copy of the profile's encoder one way and score it.
 
     Every method starts from the same weights (the new head is drawn from
@@ -468,11 +469,19 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
         lr, epochs, batch_size, max_length, seed: the training run.
         r, alpha, targets: the LoRA adapters (ignored by the other methods).
         profile: which encoder (``None``: the current profile).
+        pooling: the head's input, as in :func:`tlbook.models.load_encoder`:
+            ``"cls"`` (BERT's pooled first token) or ``"mean"`` (the masked
+            mean of the last hidden states; LoRA then comes from
+            :func:`add_lora`, with the head training in full).
+        encoder_state: ``None``, or a ``state_dict`` of the encoder body to
+            start from instead of the pretrained weights (e.g. after continued
+            pretraining, :func:`tlbook.pretraining.continue_pretraining`).
 
     Returns:
         ``{"method", "accuracy", "predictions", "trainable", "total", "seconds",
-        "peak_mb", "saved_bytes", "losses", "model", "tokenizer"}``
-        (``predictions``: the ``(n,)`` predicted labels of ``test``): ``total`` counts the
+        "label_seconds", "peak_mb", "saved_bytes", "losses", "model", "tokenizer"}``
+        (``predictions``: the ``(n,)`` predicted labels of ``test``;
+        ``seconds`` of training, ``label_seconds`` of labelling ``test``): ``total`` counts the
         parameters of the model as it runs (with adapters), ``peak_mb`` the
         memory of training (:class:`PeakMemory`), ``saved_bytes`` what must be
         stored for this task: the adapter folder (LoRA), the head's weights
@@ -504,9 +513,18 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
         _v.str_sequence("targets", targets)
     _v.non_negative_int("seed", seed)
     _v.string("profile", profile, allow_none=True)
+    _v.one_of("pooling", pooling, ("cls", "mean"))
+    if encoder_state is not None and not isinstance(encoder_state, dict):
+        raise _v.ArgumentTypeError(f"encoder_state must be None or a state_dict (dict), got "
+                                   f"{type(encoder_state).__name__}")
     torch.manual_seed(seed)
-    model, tok = load_encoder(profile=profile, num_labels=2)
-    if method == "lora":
+    model, tok = load_encoder(profile=profile, num_labels=2, pooling=pooling)
+    if encoder_state is not None:
+        getattr(model, model.base_model_prefix).load_state_dict(encoder_state)
+    own_files = pooling == "mean"  # no save_pretrained: the trained tensors are saved
+    if method == "lora" and pooling == "mean":
+        add_lora(model, targets, r=r, alpha=alpha, train_also=("classifier",))
+    elif method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
         targets = targets if isinstance(targets, str) else list(targets)
@@ -521,11 +539,16 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
         start = time.perf_counter()
         losses = fit(model, loader, lr=lr, epochs=epochs, seed=seed, progress=False)
         seconds = time.perf_counter() - start
+    start = time.perf_counter()
     pred, _ = predict(model, tok, test["text"], max_length=max_length)
+    label_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        if method == "head":
+        if method == "head" or (own_files and method == "lora"):
             save_file({n: p.detach().contiguous() for n, p in model.named_parameters()
-                       if p.requires_grad}, f"{tmp}/head.safetensors")
+                       if p.requires_grad}, f"{tmp}/trained.safetensors")
+        elif own_files:
+            save_file({n: p.detach().contiguous() for n, p in model.state_dict().items()},
+                      f"{tmp}/model.safetensors")
         else:
             model.save_pretrained(tmp)
         size = saved_size(tmp)
@@ -533,7 +556,7 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
             "predictions": pred,
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total": sum(p.numel() for p in model.parameters()), "seconds": seconds,
-            "peak_mb": mem.peak_mb, "saved_bytes": size, "losses": losses, "model": model,
+            "label_seconds": label_seconds, "peak_mb": mem.peak_mb, "saved_bytes": size, "losses": losses, "model": model,
             "tokenizer": tok}
 
 

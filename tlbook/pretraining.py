@@ -621,15 +621,19 @@ def pretraining_texts(domain: str, n: int = DAPT_SENTENCES, profile: str | None 
 @functools.lru_cache(maxsize=8)
 def _adapted_encoder(domain: str, seed: int) -> dict:
     """The encoder's weights after continued pretraining on ``domain``
-    (computed once per process, domain and seed)."""
+    (computed once per process, domain and seed), the losses of its steps and
+    the seconds it took (loading the masked-LM model included)."""
     from .finetune import FineTuneConfig
 
+    import time
+
+    start = time.perf_counter()
     model, tokenizer = load_mlm()
     config = FineTuneConfig(lr=_DAPT_LR, epochs=1, batch_size=32, max_length=64,
                             warmup_ratio=0.1, seed=seed, progress=False)
     losses = continue_pretraining(model, tokenizer, pretraining_texts(domain), config)
     state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
-    return {"state": state, "losses": losses}
+    return {"state": state, "losses": losses, "seconds": time.perf_counter() - start}
 
 
 def dapt_cell(config: dict, seed: int) -> dict:

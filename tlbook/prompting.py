@@ -575,8 +575,12 @@ def icl_cell(config: dict, seed: int) -> dict:
     Returns:
         ``accuracy`` and ``calibrated accuracy``; ``positive share`` and
         ``calibrated positive share`` (how often " positive" is predicted);
-        ``content-free positive`` (its content-free probability); and the
-        per-sentence 0/1 lists ``correct`` and ``calibrated correct``.
+        ``content-free positive`` (its content-free probability);
+        ``label seconds per 1000`` (wall-clock seconds of the scoring,
+        content-free prompts included, per 1,000 test sentences);
+        ``prompt bytes`` (what must be stored for the task: the UTF-8 bytes of
+        a prompt without its test sentence); and the per-sentence 0/1 lists
+        ``correct`` and ``calibrated correct``.
 
     Raises:
         TypeError: ``config`` not a dict.
@@ -606,8 +610,10 @@ def icl_cell(config: dict, seed: int) -> dict:
     prompts = few_shot_prompts(tok, list(test["text"]) + list(CONTENT_FREE), MOVIE_INSTRUCTION,
                                MOVIE_ANSWER_PREFIX, shown, MOVIE_LABEL_WORDS)
     # one call: the test and content-free prompts share the demonstrations' cache
+    start = time.perf_counter()
     scores = label_logprobs(model, tok, prompts, MOVIE_LABEL_WORDS, batch_size=16,
                             shared_prefix=True)
+    seconds = time.perf_counter() - start
     n = len(test)
     content_free = _mean_label_probs(scores[n:])
     gold = np.asarray(test["label"])
@@ -617,6 +623,8 @@ def icl_cell(config: dict, seed: int) -> dict:
             "positive share": float(np.mean(plain == 1)),
             "calibrated positive share": float(np.mean(calibrated == 1)),
             "content-free positive": float(np.exp(content_free[1])),
+            "label seconds per 1000": 1000 * seconds / n,
+            "prompt bytes": len(prompts[0].encode("utf-8")) - len(test[0]["text"].encode("utf-8")),
             "correct": (plain == gold).astype(int).tolist(),
             "calibrated correct": (calibrated == gold).astype(int).tolist()}
 
@@ -685,9 +693,12 @@ def train_lm_classifier(train, test=None, lr: float = 1e-3, epochs: int = 1,
 
     Returns:
         ``{"accuracy", "predictions", "losses", "trainable", "seconds",
-        "model", "tokenizer"}``: test accuracy and ``(n,)`` predicted labels
-        (``None`` without ``test``), the loss of every step, the number of
-        trained parameters, the training time.
+        "label_seconds", "saved_bytes", "model", "tokenizer"}``: test
+        accuracy and ``(n,)`` predicted labels (``None`` without ``test``),
+        the loss of every step, the number of trained parameters, the
+        training time, the time to label ``test`` (0 without it), and the
+        bytes on disk of what the task needs stored (the adapters and the
+        head, as safetensors).
 
     Raises:
         ValueError, TypeError: a training or LoRA argument out of range,
@@ -714,9 +725,27 @@ def train_lm_classifier(train, test=None, lr: float = 1e-3, epochs: int = 1,
     losses = fit(model, loader, lr=lr, epochs=epochs, seed=seed, progress=False)
     seconds = time.perf_counter() - start
     accuracy = predictions = None
+    label_seconds = 0.0
     if test is not None:
+        start = time.perf_counter()
         predictions, _ = predict(model, tok, list(test["text"]), max_length=max_length)
+        label_seconds = time.perf_counter() - start
         accuracy = float(np.mean(predictions == np.asarray(test["label"])))
     return {"accuracy": accuracy, "predictions": predictions, "losses": losses,
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "seconds": seconds, "model": model, "tokenizer": tok}
+            "seconds": seconds, "label_seconds": label_seconds,
+            "saved_bytes": _trained_bytes(model), "model": model, "tokenizer": tok}
+
+
+def _trained_bytes(model: nn.Module) -> int:
+    """Bytes of a safetensors file holding the parameters of ``model`` that train."""
+    import tempfile
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trained.safetensors"
+        save_file({n: p.detach().contiguous() for n, p in model.named_parameters()
+                   if p.requires_grad}, str(path))
+        return path.stat().st_size

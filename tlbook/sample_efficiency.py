@@ -21,8 +21,8 @@ from sklearn.preprocessing import Normalizer
 from . import _validate as _v
 
 __all__ = ["balanced_subsample", "learning_curve", "summarize_curve", "paired_gap",
-           "curve_cell", "recorded_curve", "tuned_predictions", "CURVE_MODELS", "CURVE_CS",
-           "tfidf_classifier", "embedding_classifier"]
+           "curve_cell", "recorded_curve", "tuned_classifier", "tuned_predictions",
+           "CURVE_MODELS", "CURVE_CS", "tfidf_classifier", "embedding_classifier"]
 
 
 def balanced_subsample(labels: Sequence[int], n: int, seed: int) -> np.ndarray:
@@ -94,11 +94,11 @@ def _take(X, idx):
     return [X[i] for i in idx]
 
 
-def tuned_predictions(make, Cs: Sequence[float], X_train, y_train, X_val, y_val, X_test
-                      ) -> tuple[float, np.ndarray]:
-    """``(C, test predictions)`` of the fit whose validation accuracy is best (the
+def tuned_classifier(make, Cs: Sequence[float], X_train, y_train, X_val, y_val):
+    """``(C, fitted estimator)``: the fit whose validation accuracy is best (the
     smallest such C). A pipeline's steps before the classifier do not depend on
-    C, so they are fitted once and only the classifier once per C.
+    C, so they are fitted once and only the classifier once per C; the
+    returned pipeline holds those fitted steps and the chosen classifier.
 
     Args:
         make: ``make(C=...)`` returns an unfitted estimator or pipeline.
@@ -110,7 +110,7 @@ def tuned_predictions(make, Cs: Sequence[float], X_train, y_train, X_val, y_val,
     split = isinstance(first, Pipeline) and len(first.steps) > 1
     if split:
         features = Pipeline(clone(first).steps[:-1]).fit(X_train, y_train)
-        X_train, X_val, X_test = (features.transform(X) for X in (X_train, X_val, X_test))
+        X_train, X_val = (features.transform(X) for X in (X_train, X_val))
     best = None
     for C in Cs:
         est = make(C=C)
@@ -119,6 +119,15 @@ def tuned_predictions(make, Cs: Sequence[float], X_train, y_train, X_val, y_val,
         if best is None or score > best[0]:
             best = (score, C, est)
     _, C, est = best
+    if split:
+        est = Pipeline(features.steps + [(first.steps[-1][0], est)])
+    return C, est
+
+
+def tuned_predictions(make, Cs: Sequence[float], X_train, y_train, X_val, y_val, X_test
+                      ) -> tuple[float, np.ndarray]:
+    """``(C, test predictions)`` of :func:`tuned_classifier`."""
+    C, est = tuned_classifier(make, Cs, X_train, y_train, X_val, y_val)
     return C, est.predict(X_test)
 
 

@@ -57,6 +57,9 @@ class Sweep:
         item_tolerance: for a per-item metric of real numbers (e.g. each
             test item's probability): how far an item may move before it
             counts as differing (0: any change counts, right for 0/1 items).
+        timings: metrics that are wall-clock seconds: recorded, shown, but
+            not compared by :func:`check_cell` (they depend on the machine
+            and its load, not on the code).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Sweep:
     metrics: tuple[str, ...] = field(default=())
     threads: int = 1
     item_tolerance: float = 0.0
+    timings: tuple[str, ...] = ()
 
     def function(self) -> Callable[[dict, int], dict]:
         module, _, name = self.cell.partition(":")
@@ -82,6 +86,11 @@ _TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", 
                     "biLM layer 2", "biLM scalar mix")  # tlbook.bilm.TAGGER_FEATURES, unimported
 
 _LITE_LR = 1e-4  # tlbook.profiles: lite's finetune_lr, unimported
+
+_LM_LR = 1e-3  # tlbook.modes.RATES["chat model + LoRA"], chosen on validation at 128 labels
+
+_MODE_METRICS = ("accuracy", "validation accuracy", "trainable", "bytes", "train seconds", "label seconds per 1000",
+                 "steps", "correct")  # tlbook.modes.mode_cell
 
 SWEEPS: dict[str, Sweep] = {s.name: s for s in [
     Sweep(
@@ -233,6 +242,80 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
                     "sentences (the control), or none",
         metrics=("accuracy", "steps", "mlm loss first", "mlm loss last", "correct"),
         threads=2,
+    ),
+    Sweep(
+        name="ch12-zero-shot",
+        cell="tlbook.prompting:icl_cell",
+        # nothing is drawn at k = 0: one run is the whole result (its interval is
+        # over the test sentences); chapter "One task, every transfer mode" reads it
+        grid=({"k": 0, "test_size": 500},),
+        seeds=(0,),
+        tolerance=0.01,
+        chapter="Prompting and in-context learning",
+        description="the chat model labels 500 movie-review test sentences with no "
+                    "demonstration, with and without contextual calibration",
+        metrics=("accuracy", "calibrated accuracy", "label seconds per 1000", "prompt bytes",
+                 "correct", "calibrated correct"),
+        threads=2,
+        timings=("label seconds per 1000",),
+    ),
+    Sweep(
+        name="ch12-icl",
+        cell="tlbook.prompting:icl_cell",
+        # k = 0 has nothing to draw and runs live in the chapter; 1-shot, the cheapest, last
+        grid=tuple({"k": k, "test_size": 500} for k in (8, 4, 2, 1)),
+        seeds=(0, 1, 2, 3, 4),
+        # a 135M model's label scores in float32: another CPU's rounding can flip a
+        # sentence whose two label words are almost tied
+        tolerance=0.01,
+        chapter="Prompting and in-context learning",
+        description="the chat model labels 500 movie-review test sentences after k = 1 to 8 "
+                    "demonstrations, five draws of examples and order each, with and without "
+                    "contextual calibration",
+        metrics=("accuracy", "calibrated accuracy", "positive share",
+                 "calibrated positive share", "content-free positive",
+                 "label seconds per 1000", "prompt bytes", "correct", "calibrated correct"),
+        threads=2,
+        timings=("label seconds per 1000",),
+    ),
+    Sweep(
+        name="ch12-lm-lora",
+        cell="tlbook.modes:mode_cell",
+        # First three learning rates at 128 labels, chosen between on the validation
+        # sentences; then the chosen rate (tlbook.modes.RATES) at the other label
+        # counts. The fewest labels, the cheapest, last.
+        grid=tuple({"method": "chat model + LoRA", "labels": 128, "lr": lr}
+                   for lr in (3e-4, 1e-3, 3e-3))
+        + tuple({"method": "chat model + LoRA", "labels": n, "lr": _LM_LR} for n in (800, 32)),
+        seeds=(0, 1, 2),
+        # 40 optimizer steps carry another CPU's rounding into a few test sentences
+        tolerance=0.02,
+        chapter="Prompting and in-context learning",
+        description="the chat model with a classification head trained by LoRA (r = 8, q+v): "
+                    "three learning rates at 128 labels, then the chosen one at 32 and 800 "
+                    "labelled movie-review sentences, 40 steps or one pass",
+        metrics=_MODE_METRICS,
+        threads=2,
+        timings=("train seconds", "label seconds per 1000"),
+    ),
+    Sweep(
+        name="ch13-modes",
+        cell="tlbook.modes:mode_cell",
+        # the trained modes first; TF-IDF, the cheapest, last
+        grid=tuple({"method": m, "labels": n}
+                   for m in ("DAPT + fine-tuning", "full fine-tuning", "LoRA", "frozen encoder",
+                             "biLM average", "GloVe average", "word2vec average", "TF-IDF")
+                   for n in (800, 128, 32)),  # tlbook.modes: MODES, BUDGETS, unimported
+        seeds=(0, 1, 2),
+        # 40 optimizer steps carry another CPU's rounding into a few test sentences
+        tolerance=0.02,
+        chapter="One task, every transfer mode",
+        description="movie sentiment with 32, 128 or 800 labels: TF-IDF, word2vec, GloVe and "
+                    "biLM averages, frozen encoder (+ logistic regression), LoRA, full "
+                    "fine-tuning, continued pretraining + fine-tuning",
+        metrics=_MODE_METRICS,
+        threads=2,
+        timings=("train seconds", "label seconds per 1000"),
     ),
     Sweep(
         name="ch8-sequential",
@@ -512,6 +595,10 @@ def check_cell(name: str, index: int = 0) -> list[str]:
     tol = sweep.tolerance
     problems = []
     for k, value in recorded.items():
+        if k in sweep.timings:
+            if k not in rerun:
+                problems.append(f"{k}: missing")
+            continue
         gap = _disagreement(value, rerun.get(k), sweep.item_tolerance)
         if gap <= tol:
             continue
