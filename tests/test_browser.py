@@ -135,10 +135,13 @@ def _fetch(url: str) -> tuple[int, str]:
         return exc.code, ""
 
 
-def _anchors(url: str) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _anchors(url: str) -> frozenset[str]:
+    """The ids and names of a page, parsed once per page (the API page links to
+    hundreds of anchors on itself)."""
     parser = _Anchors()
     parser.feed(_fetch(url)[1])
-    return parser.anchors
+    return frozenset(parser.anchors)
 
 
 _IMAGES_SETTLED = """

@@ -106,3 +106,14 @@ def test_the_sweeps_cover_every_mode_and_budget():
     assert set(sweeps._MODE_METRICS) == {"accuracy", "validation accuracy", "trainable",
                                          "bytes", "train seconds", "label seconds per 1000",
                                          "steps", "correct"}
+
+
+def test_the_chat_models_rate_is_the_one_best_on_validation_in_the_record():
+    from tlbook import sweeps
+
+    table = sweeps.load("ch12-lm-lora")
+    at_128 = table[table["labels"] == 128].groupby("lr")["validation accuracy"].mean()
+    assert len(at_128) == 4
+    assert modes.RATES[modes.LM_MODE] == sweeps._LM_LR == at_128.idxmax()
+    others = [c for c in sweeps.SWEEPS["ch12-lm-lora"].grid if c["labels"] != 128]
+    assert {c["lr"] for c in others} == {sweeps._LM_LR}

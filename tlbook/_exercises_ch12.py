@@ -10,14 +10,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .exercises import close_to, register, same_as
+from .exercises import AnswerTypeError, NotYet, close_to, register, same_as
 
 __all__: list[str] = []
 
 OTHER_WORDS = (" bad", " good")
 """Exercise 12.1's label words, for labels 0 and 1."""
 
-FIRST = 100
+FIRST = 50
 """Exercise 12.1 scores the first this many test sentences."""
 
 
@@ -36,7 +36,7 @@ def _test():
 
 @register("12.1", hint="Build the zero-shot prompts with chat_prompts, score them with "
                        "label_logprobs(model, tok, prompts, [' bad', ' good']) and compare the "
-                       "argmax with the gold labels of the same 100 sentences.")
+                       "argmax with the gold labels of the same 50 sentences.")
 def _other_label_words(answer: Any) -> bool:
     def expected():
         import numpy as np
@@ -48,11 +48,11 @@ def _other_label_words(answer: Any) -> bool:
         test = _test()
         prompts = chat_prompts(tok, list(test["text"][:FIRST]), MOVIE_INSTRUCTION,
                                MOVIE_ANSWER_PREFIX)
-        scores = label_logprobs(model, tok, prompts, list(OTHER_WORDS))
+        scores = label_logprobs(model, tok, prompts, list(OTHER_WORDS), shared_prefix=True)
         return float(np.mean(scores.argmax(1) == np.asarray(test["label"][:FIRST])))
 
-    # one sentence of 100 may flip on another CPU's rounding
-    return close_to(expected, tol=0.011)(answer)
+    # one sentence of 50 may flip on another CPU's rounding
+    return close_to(expected, tol=0.021)(answer)
 
 
 def _calibration_inputs():
@@ -129,4 +129,27 @@ def _label_scores_reference(model, tokenizer, prompts, label_words):
                        "0 on each prompt's first real token, and read the log-softmax of the "
                        "last column's logits at the label words' ids.")
 def _label_scores_by_hand(answer: Any) -> bool:
-    return same_as(_label_scores_reference, _scoring_inputs, tol=2e-4)(answer)
+    # same_as would deep-copy the 135M-parameter model for every call; scoring
+    # under no_grad leaves it as it was, so the inputs are shared instead
+    import numpy as np
+
+    if not callable(answer):
+        raise AnswerTypeError(f"Expected a function, got {type(answer).__name__}.")
+    for model, tok, prompts, words in _scoring_inputs():
+        want = _label_scores_reference(model, tok, prompts, words)
+        try:
+            got = answer(model, tok, list(prompts), list(words))
+        except Exception as exc:  # the learner's code: report, never a traceback
+            raise NotYet(f"On {len(prompts)} prompts and label words {words} your function "
+                         f"raised {type(exc).__name__}: {exc}.") from None
+        if got is None:
+            raise NotYet("Your function returned None: does it end with a return statement "
+                          "(is its body still `...`)?")
+        got = np.asarray(got.detach() if hasattr(got, "detach") else got, dtype=float)
+        if got.shape != want.shape:
+            raise NotYet(f"On {len(prompts)} prompts and {len(words)} label words your "
+                         f"function returned shape {got.shape}, expected {want.shape}.")
+        if not np.allclose(got, want, atol=2e-4):
+            raise NotYet(f"On {len(prompts)} prompts of different lengths your scores differ "
+                         f"from the expected ones by up to {np.abs(got - want).max():.3g}.")
+    return True

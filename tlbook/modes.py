@@ -61,7 +61,7 @@ STEPS = 40
 """Optimizer steps of every trained mode at batch 16 (at least one pass)."""
 
 RATES = {"LoRA": 2e-3, "full fine-tuning": 1e-4, "DAPT + fine-tuning": 1e-4,
-         LM_MODE: 1e-3}
+         LM_MODE: 0.003}
 """Peak learning rates: the encoder's from chapters "BERT fine-tuning" and
 "LoRA"; the chat model's LoRA rate from chapter "Prompting and in-context
 learning"."""

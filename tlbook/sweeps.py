@@ -87,7 +87,7 @@ _TAGGER_FEATURES = ("random vectors (50-d)", "GloVe 6B (50-d)", "biLM layer 0", 
 
 _LITE_LR = 1e-4  # tlbook.profiles: lite's finetune_lr, unimported
 
-_LM_LR = 1e-3  # tlbook.modes.RATES["chat model + LoRA"], chosen on validation at 128 labels
+_LM_LR = 0.003  # tlbook.modes.RATES["chat model + LoRA"], chosen on validation at 128 labels
 
 _MODE_METRICS = ("accuracy", "validation accuracy", "trainable", "bytes", "train seconds", "label seconds per 1000",
                  "steps", "correct")  # tlbook.modes.mode_cell
@@ -281,18 +281,18 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
     Sweep(
         name="ch12-lm-lora",
         cell="tlbook.modes:mode_cell",
-        # First three learning rates at 128 labels, chosen between on the validation
+        # First four learning rates at 128 labels, chosen between on the validation
         # sentences; then the chosen rate (tlbook.modes.RATES) at the other label
         # counts. The fewest labels, the cheapest, last.
         grid=tuple({"method": "chat model + LoRA", "labels": 128, "lr": lr}
-                   for lr in (3e-4, 1e-3, 3e-3))
+                   for lr in (3e-4, 1e-3, 3e-3, 1e-2))
         + tuple({"method": "chat model + LoRA", "labels": n, "lr": _LM_LR} for n in (800, 32)),
         seeds=(0, 1, 2),
         # 40 optimizer steps carry another CPU's rounding into a few test sentences
         tolerance=0.02,
         chapter="Prompting and in-context learning",
         description="the chat model with a classification head trained by LoRA (r = 8, q+v): "
-                    "three learning rates at 128 labels, then the chosen one at 32 and 800 "
+                    "four learning rates at 128 labels, then the chosen one at 32 and 800 "
                     "labelled movie-review sentences, 40 steps or one pass",
         metrics=_MODE_METRICS,
         threads=2,
