@@ -136,3 +136,19 @@ def test_interval_table_and_errorbar():
 def test_bad_arguments_say_what_is_wrong(call, match):
     with pytest.raises((TypeError, ValueError), match=match):
         call()
+
+
+def test_runs_interval_is_over_seeds_unless_the_seeds_change_nothing():
+    rng = np.random.default_rng(0)
+    varied = (rng.random((3, 200)) < [[0.6], [0.7], [0.8]]).astype(int)
+    iv = stats.runs_interval(varied)
+    assert iv.n == 3 and iv.mean == pytest.approx(varied.mean())
+    assert iv.half_width == pytest.approx(stats.seed_interval(varied.mean(1)).half_width)
+    same = np.tile(varied[0], (3, 1))  # a deterministic method: every seed answers alike
+    iv = stats.runs_interval(same)
+    assert iv.n == 200 and iv.half_width > 0
+    assert (iv.low, iv.high) == (stats.bootstrap_interval(same[0]).low,
+                                 stats.bootstrap_interval(same[0]).high)
+    for bad in ([[1, 0, 1]], [1, 0, 1], [[], []]):
+        with pytest.raises(ValueError):
+            stats.runs_interval(bad)

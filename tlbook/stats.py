@@ -40,6 +40,7 @@ __all__ = [
     "seed_interval",
     "paired_seeds",
     "bootstrap_interval",
+    "runs_interval",
     "paired_bootstrap",
     "mcnemar",
     "resolved",
@@ -218,6 +219,37 @@ def bootstrap_interval(values: Sequence[float], level: float = 0.95,
     # Guard against the float noise of averaging: a constant has a zero-width interval.
     low, high = min(float(low), mean), max(float(high), mean)
     return Interval(mean, low, high, se, len(arr), level)
+
+
+def runs_interval(correct: Sequence[Sequence[float]], level: float = 0.95) -> Interval:
+    """Accuracy of one method run with several seeds on the same test items.
+
+    Args:
+        correct: ``(seeds, items)``, 1/0 for each seed's answer on each item.
+
+    Returns:
+        :func:`seed_interval` of the seeds' accuracies when the seeds change
+        the answers: how far another seed (another draw of training data,
+        another initialisation) would move the result. When every seed gives
+        the same answers, as a deterministic method trained on the same data
+        does, the seeds say nothing about uncertainty; the interval is then
+        :func:`bootstrap_interval` over the items: how far another test set
+        would move it.
+
+    Raises:
+        ValueError: fewer than two seeds, rows of different lengths, or no
+            items.
+    """
+    try:
+        arr = np.asarray(correct, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"correct must be a (seeds, items) array of numbers ({e})") from None
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise ValueError(f"correct must have shape (seeds, items) with at least 2 seeds and 1 "
+                         f"item, got {arr.shape}")
+    if np.all(arr == arr[0]):
+        return bootstrap_interval(arr[0], level)
+    return seed_interval(arr.mean(axis=1), level)
 
 
 def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
