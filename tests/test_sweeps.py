@@ -212,3 +212,19 @@ def test_timings_are_recorded_but_not_compared(monkeypatch, tmp_path):
     record["results"][0]["metrics"]["score"] += 0.01  # the result itself is still checked
     path.write_text(json.dumps(record))
     assert [p.split(":")[0] for p in sweeps.check_cell("timed", 0)] == ["score"]
+
+
+def test_a_metric_on_another_scale_has_its_own_tolerance(monkeypatch, tmp_path):
+    monkeypatch.setattr(sweeps, "RECORDS", tmp_path)
+    sweep = sweeps.Sweep(name="scaled", cell="test_sweeps:toy_cell", grid=({"shift": 50.0},),
+                         seeds=(0,), tolerance=0.02, chapter="none", description="test",
+                         metric_tolerances={"score": 0.5})
+    monkeypatch.setitem(sweeps.SWEEPS, "scaled", sweep)
+    path = sweeps.run("scaled", progress=False)
+    record = json.loads(path.read_text())
+    record["results"][0]["metrics"]["score"] += 0.3  # beyond 0.02, within its own 0.5
+    path.write_text(json.dumps(record))
+    assert sweeps.check_cell("scaled", 0) == []
+    record["results"][0]["metrics"]["score"] += 0.3
+    path.write_text(json.dumps(record))
+    assert len(sweeps.check_cell("scaled", 0)) == 1

@@ -60,6 +60,9 @@ class Sweep:
         timings: metrics that are wall-clock seconds: recorded, shown, but
             not compared by :func:`check_cell` (they depend on the machine
             and its load, not on the code).
+        metric_tolerances: a tolerance of its own for a metric on another
+            scale than ``tolerance`` (e.g. a count per 100 sentences, which
+            one item moves by more than a share's tolerance).
     """
 
     name: str
@@ -73,6 +76,7 @@ class Sweep:
     threads: int = 1
     item_tolerance: float = 0.0
     timings: tuple[str, ...] = ()
+    metric_tolerances: dict = field(default_factory=dict)
 
     def function(self) -> Callable[[dict, int], dict]:
         module, _, name = self.cell.partition(":")
@@ -204,6 +208,8 @@ SWEEPS: dict[str, Sweep] = {s.name: s for s in [
                     "sentences), the same model from random weights, a frozen-encoder probe",
         metrics=("precision", "recall", "f1", "precision_with_names",
                  "spans_per_100_without", "rate", "found"),
+        # a count per 100 of the 622 sentences without names: one span moves it by 0.16
+        metric_tolerances={"spans_per_100_without": 0.5},
         threads=2,
     ),
     Sweep(
@@ -600,7 +606,7 @@ def check_cell(name: str, index: int = 0) -> list[str]:
                 problems.append(f"{k}: missing")
             continue
         gap = _disagreement(value, rerun.get(k), sweep.item_tolerance)
-        if gap <= tol:
+        if gap <= sweep.metric_tolerances.get(k, tol):
             continue
         if isinstance(value, list):
             by = f" by more than {sweep.item_tolerance:g}" if sweep.item_tolerance else ""
