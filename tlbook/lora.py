@@ -556,8 +556,8 @@ def train_classifier(method: str, train, test, lr: float, epochs: int = 1,
             "predictions": pred,
             "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total": sum(p.numel() for p in model.parameters()), "seconds": seconds,
-            "label_seconds": label_seconds, "peak_mb": mem.peak_mb, "saved_bytes": size, "losses": losses, "model": model,
-            "tokenizer": tok}
+            "label_seconds": label_seconds, "peak_mb": mem.peak_mb, "saved_bytes": size,
+            "losses": losses, "model": model, "tokenizer": tok}
 
 
 SENTIMENT_BUDGET = {"epochs": 1, "batch_size": 16, "max_length": 64}

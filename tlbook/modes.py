@@ -177,9 +177,10 @@ def _linear_mode(method, subset, validation, test) -> dict:
     start = time.perf_counter()
     pred = classifier.predict(sentence_features(method, test["text"]))
     label_seconds = time.perf_counter() - start
-    lr = classifier.steps[-1][1]
+    regression = classifier.steps[-1][1]
     validation_pred = classifier.predict(sentence_features(method, validation["text"]))
-    return {"predictions": pred, "validation predictions": validation_pred, "trainable": lr.coef_.size + lr.intercept_.size,
+    return {"predictions": pred, "validation predictions": validation_pred,
+            "trainable": regression.coef_.size + regression.intercept_.size,
             "bytes": len(pickle.dumps(classifier)), "train seconds": train_seconds,
             "label seconds": label_seconds, "steps": 0}
 

@@ -623,9 +623,9 @@ def _adapted_encoder(domain: str, seed: int) -> dict:
     """The encoder's weights after continued pretraining on ``domain``
     (computed once per process, domain and seed), the losses of its steps and
     the seconds it took (loading the masked-LM model included)."""
-    from .finetune import FineTuneConfig
-
     import time
+
+    from .finetune import FineTuneConfig
 
     start = time.perf_counter()
     model, tokenizer = load_mlm()

@@ -624,7 +624,7 @@ def icl_cell(config: dict, seed: int) -> dict:
             "calibrated positive share": float(np.mean(calibrated == 1)),
             "content-free positive": float(np.exp(content_free[1])),
             "label seconds per 1000": 1000 * seconds / n,
-            "prompt bytes": len(prompts[0].encode("utf-8")) - len(test[0]["text"].encode("utf-8")),
+            "prompt bytes": len(prompts[0].encode()) - len(test[0]["text"].encode()),
             "correct": (plain == gold).astype(int).tolist(),
             "calibrated correct": (calibrated == gold).astype(int).tolist()}
 

@@ -93,8 +93,8 @@ _LITE_LR = 1e-4  # tlbook.profiles: lite's finetune_lr, unimported
 
 _LM_LR = 0.003  # tlbook.modes.RATES["chat model + LoRA"], chosen on validation at 128 labels
 
-_MODE_METRICS = ("accuracy", "validation accuracy", "trainable", "bytes", "train seconds", "label seconds per 1000",
-                 "steps", "correct")  # tlbook.modes.mode_cell
+_MODE_METRICS = ("accuracy", "validation accuracy", "trainable", "bytes", "train seconds",
+                 "label seconds per 1000", "steps", "correct")  # tlbook.modes.mode_cell
 
 SWEEPS: dict[str, Sweep] = {s.name: s for s in [
     Sweep(
