@@ -178,7 +178,7 @@ def _linear_mode(method, subset, validation, test) -> dict:
     pred = classifier.predict(sentence_features(method, test["text"]))
     label_seconds = time.perf_counter() - start
     regression = classifier.steps[-1][1]
-    validation_pred = classifier.predict(sentence_features(method, validation["text"]))
+    validation_pred = classifier.predict(X_val)
     return {"predictions": pred, "validation predictions": validation_pred,
             "trainable": regression.coef_.size + regression.intercept_.size,
             "bytes": len(pickle.dumps(classifier)), "train seconds": train_seconds,
